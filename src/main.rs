@@ -1,0 +1,19 @@
+//! The `irtlab` binary: with no subcommand it opens the desktop app; `fit`, `probabilities`,
+//! `run` and `prepare` run the same library code headless.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let arguments = cli::Cli::parse();
+    match cli::run(arguments) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! Layout: wide data (one row per person) passes through; long data (one row per person and
+//! item) is pivoted to wide. Also which columns of the prepared table form the response matrix.
+
+use std::collections::HashMap;
+
+use polars::prelude::{DataFrame, DataType, IdxCa, NewChunkedArray, Series};
+use serde::{Deserialize, Serialize};
+
+use super::PreparationError;
+
+/// What to do with two rows for the same person and item in long data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicatePolicy {
+    /// Keep the first row.
+    #[default]
+    First,
+    /// Keep the last row.
+    Last,
+    /// Refuse the data.
+    Error,
+}
+
+/// The shape of the loaded data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Layout {
+    /// One row per person, one column per item.
+    #[default]
+    Wide,
+    /// One row per person and item, pivoted to wide. Other columns are carried along, with the
+    /// person's first value.
+    Long {
+        /// The person-id column.
+        person_column: String,
+        /// The item column; its values become column names.
+        item_column: String,
+        /// The response column.
+        response_column: String,
+        /// Duplicate (person, item) rows.
+        #[serde(default)]
+        duplicates: DuplicatePolicy,
+    },
+}
+
+/// What applying a layout did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LayoutReport {
+    /// Rows of the loaded data.
+    pub rows_in: usize,
+    /// Rows after the layout (persons, for long data).
+    pub rows_out: usize,
+    /// Duplicate (person, item) rows found in long data.
+    pub duplicates: usize,
+    /// The item columns the pivot created (empty for wide data).
+    pub pivoted_items: Vec<String>,
+}
+
+fn column_names(frame: &DataFrame) -> Vec<String> {
+    frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
+}
+
+/// An error for a column that is not in `frame`.
+pub fn column_not_found(frame: &DataFrame, column: &str) -> PreparationError {
+    PreparationError::ColumnNotFound {
+        column: column.to_string(),
+        available: column_names(frame).join(", "),
+    }
+}
+
+impl Layout {
+    /// Applies the layout.
+    pub fn apply(&self, frame: DataFrame) -> Result<(DataFrame, LayoutReport), PreparationError> {
+        let rows_in = frame.height();
+        match self {
+            Layout::Wide => Ok((
+                frame,
+                LayoutReport {
+                    rows_in,
+                    rows_out: rows_in,
+                    ..LayoutReport::default()
+                },
+            )),
+            Layout::Long {
+                person_column,
+                item_column,
+                response_column,
+                duplicates,
+            } => wide_from_long(
+                &frame,
+                person_column,
+                item_column,
+                response_column,
+                *duplicates,
+            ),
+        }
+    }
+}
+
+/// Texts of a column, for keys (numbers are formatted; nulls stay `None`).
+fn keys(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>, PreparationError> {
+    let series = frame
+        .column(name)
+        .map_err(|_| column_not_found(frame, name))?
+        .as_materialized_series()
+        .cast(&DataType::String)
+        .map_err(|e| PreparationError::Other(format!("column \"{name}\": {e}")))?;
+    let text = series
+        .str()
+        .map_err(|e| PreparationError::Other(format!("column \"{name}\": {e}")))?;
+    Ok(text.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+/// Compares names so that "Q2" sorts before "Q10".
+pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let split = |s: &str| -> Vec<(String, Option<u128>)> {
+        let mut parts = Vec::new();
+        let mut current = String::new();
+        let mut digits = false;
+        for ch in s.chars() {
+            if ch.is_ascii_digit() != digits && !current.is_empty() {
+                let number = digits.then(|| current.parse().ok()).flatten();
+                parts.push((std::mem::take(&mut current), number));
+            }
+            digits = ch.is_ascii_digit();
+            current.push(ch);
+        }
+        if !current.is_empty() {
+            let number = digits.then(|| current.parse().ok()).flatten();
+            parts.push((current, number));
+        }
+        parts
+    };
+    let (left, right) = (split(a), split(b));
+    for (x, y) in left.iter().zip(&right) {
+        let order = match (x.1, y.1) {
+            (Some(m), Some(n)) => m.cmp(&n).then_with(|| x.0.cmp(&y.0)),
+            _ => x.0.cmp(&y.0),
+        };
+        if order.is_ne() {
+            return order;
+        }
+    }
+    left.len().cmp(&right.len())
+}
+
+/// Pivots long data (person, item, response rows) to one row per person and one column per
+/// item. Persons keep their order of first appearance; items are in natural order. Columns other
+/// than item and response are carried along with each person's first value.
+pub fn wide_from_long(
+    frame: &DataFrame,
+    person_column: &str,
+    item_column: &str,
+    response_column: &str,
+    policy: DuplicatePolicy,
+) -> Result<(DataFrame, LayoutReport), PreparationError> {
+    for name in [person_column, item_column, response_column] {
+        if frame.column(name).is_err() {
+            return Err(column_not_found(frame, name));
+        }
+    }
+    if person_column == item_column
+        || item_column == response_column
+        || person_column == response_column
+    {
+        return Err(PreparationError::Other(
+            "long layout: the person, item and response columns must be three different columns"
+                .into(),
+        ));
+    }
+    let persons = keys(frame, person_column)?;
+    let items = keys(frame, item_column)?;
+    let mut person_index: HashMap<&str, u32> = HashMap::new();
+    let mut first_rows: Vec<u32> = Vec::new();
+    let mut item_index: HashMap<&str, u32> = HashMap::new();
+    let mut row_person = Vec::with_capacity(frame.height());
+    let mut row_item = Vec::with_capacity(frame.height());
+    for (row, (person, item)) in persons.iter().zip(&items).enumerate() {
+        let Some(person) = person.as_deref() else {
+            return Err(PreparationError::Other(format!(
+                "long layout: row {} has no person id (column \"{person_column}\")",
+                row + 1
+            )));
+        };
+        let Some(item) = item.as_deref() else {
+            return Err(PreparationError::Other(format!(
+                "long layout: row {} has no item (column \"{item_column}\")",
+                row + 1
+            )));
+        };
+        let next = person_index.len() as u32;
+        let p = *person_index.entry(person).or_insert(next);
+        if p == next {
+            first_rows.push(row as u32);
+        }
+        let next = item_index.len() as u32;
+        let j = *item_index.entry(item).or_insert(next);
+        row_person.push(p);
+        row_item.push(j);
+    }
+    let n_persons = person_index.len();
+    let n_items = item_index.len();
+    let mut item_names: Vec<(&str, u32)> = item_index.iter().map(|(k, v)| (*k, *v)).collect();
+    item_names.sort_by(|a, b| natural_order(a.0, b.0));
+
+    const NONE: u32 = u32::MAX;
+    let mut cell_rows = vec![NONE; n_persons * n_items];
+    let mut duplicates = 0usize;
+    let mut first_duplicate = None;
+    for (row, (&p, &j)) in row_person.iter().zip(&row_item).enumerate() {
+        let cell = &mut cell_rows[p as usize * n_items + j as usize];
+        if *cell != NONE {
+            duplicates += 1;
+            first_duplicate.get_or_insert(row);
+            if policy == DuplicatePolicy::First {
+                continue;
+            }
+        }
+        *cell = row as u32;
+    }
+    if policy == DuplicatePolicy::Error
+        && let Some(row) = first_duplicate
+    {
+        return Err(PreparationError::Other(format!(
+            "long layout: {duplicates} duplicate (person, item) rows, the first at row {} (person \"{}\", item \"{}\"); choose to keep the first or last",
+            row + 1,
+            persons[row].as_deref().unwrap_or_default(),
+            items[row].as_deref().unwrap_or_default()
+        )));
+    }
+
+    let gather = |series: &Series, rows: &IdxCa| -> Result<Series, PreparationError> {
+        series
+            .take(rows)
+            .map_err(|e| PreparationError::Other(format!("pivot: {e}")))
+    };
+    let first_index = IdxCa::from_vec("rows".into(), first_rows.iter().map(|&r| r as _).collect());
+    let mut columns = Vec::new();
+    for name in column_names(frame) {
+        if name == item_column || name == response_column {
+            continue;
+        }
+        let series = frame
+            .column(&name)
+            .map_err(|_| column_not_found(frame, &name))?
+            .as_materialized_series();
+        columns.push(gather(series, &first_index)?.into());
+    }
+    let responses = frame
+        .column(response_column)
+        .map_err(|_| column_not_found(frame, response_column))?
+        .as_materialized_series();
+    let mut pivoted_items = Vec::with_capacity(n_items);
+    for (name, j) in &item_names {
+        if columns
+            .iter()
+            .any(|c: &polars::prelude::Column| c.name().as_str() == *name)
+        {
+            return Err(PreparationError::Other(format!(
+                "long layout: item \"{name}\" has the same name as another column; rename that column first"
+            )));
+        }
+        let rows = IdxCa::from_iter_options(
+            "rows".into(),
+            (0..n_persons).map(|p| {
+                let row = cell_rows[p * n_items + *j as usize];
+                (row != NONE).then_some(row as _)
+            }),
+        );
+        let mut column = gather(responses, &rows)?;
+        column.rename((*name).into());
+        columns.push(column.into());
+        pivoted_items.push(name.to_string());
+    }
+    let wide = DataFrame::new(n_persons, columns)
+        .map_err(|e| PreparationError::Other(format!("pivot: {e}")))?;
+    Ok((
+        wide,
+        LayoutReport {
+            rows_in: frame.height(),
+            rows_out: n_persons,
+            duplicates,
+            pivoted_items,
+        },
+    ))
+}
+
+/// Which columns of the prepared table are items.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ItemSelection {
+    /// Long data: the pivoted item columns; wide data: every column but the person id.
+    #[default]
+    Auto,
+    /// The named columns, in this order.
+    Named {
+        /// Column names.
+        columns: Vec<String>,
+    },
+    /// Columns whose names match a pattern with `*` (any text) and `?` (one character).
+    Pattern {
+        /// E.g. `Q*` or `item_??`.
+        pattern: String,
+    },
+}
+
+/// The person-id column and the item columns of the response matrix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseColumns {
+    /// The person-id column (row numbers when `None`).
+    pub id_column: Option<String>,
+    /// The item columns.
+    pub items: ItemSelection,
+}
+
+/// Whether `name` matches `pattern` (`*` any run of characters, `?` one character).
+pub fn matches_pattern(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut i, mut j) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
+}
+
+impl ResponseColumns {
+    /// The item columns of `frame`. `pivoted` lists the items a long layout created.
+    pub fn item_columns(
+        &self,
+        frame: &DataFrame,
+        pivoted: &[String],
+    ) -> Result<Vec<String>, PreparationError> {
+        let names = column_names(frame);
+        if let Some(id) = &self.id_column
+            && !names.contains(id)
+        {
+            return Err(column_not_found(frame, id));
+        }
+        let not_id = |n: &&String| Some(n.as_str()) != self.id_column.as_deref();
+        let items: Vec<String> = match &self.items {
+            ItemSelection::Auto if !pivoted.is_empty() => names
+                .iter()
+                .filter(|n| pivoted.contains(n))
+                .filter(not_id)
+                .cloned()
+                .collect(),
+            ItemSelection::Auto => names.iter().filter(not_id).cloned().collect(),
+            ItemSelection::Named { columns } => {
+                for c in columns {
+                    if !names.contains(c) {
+                        return Err(column_not_found(frame, c));
+                    }
+                }
+                columns.clone()
+            }
+            ItemSelection::Pattern { pattern } => {
+                let matched: Vec<String> = names
+                    .iter()
+                    .filter(|n| matches_pattern(pattern, n))
+                    .filter(not_id)
+                    .cloned()
+                    .collect();
+                if matched.is_empty() {
+                    return Err(PreparationError::Other(format!(
+                        "no column matches the item pattern \"{pattern}\"; columns are: {}",
+                        names.join(", ")
+                    )));
+                }
+                matched
+            }
+        };
+        Ok(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_and_natural_order() {
+        assert!(matches_pattern("Q*", "Q01"));
+        assert!(matches_pattern("item_??", "item_12"));
+        assert!(!matches_pattern("item_??", "item_123"));
+        assert!(matches_pattern("*", ""));
+        assert!(matches_pattern("a*b*c", "axxbyyc"));
+        assert!(!matches_pattern("a*b", "ac"));
+        let mut names = vec!["Q10", "Q2", "Q1", "A"];
+        names.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(names, vec!["A", "Q1", "Q2", "Q10"]);
+    }
+}

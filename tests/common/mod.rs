@@ -1,0 +1,116 @@
+//! Shared fixtures: the LSAT7 data, seeded simulation from known item parameters, temp files.
+#![allow(dead_code)]
+
+use irtlab::prediction::simulation::{SplitMix64, simulate_responses};
+use irtlab::prediction::{ItemParameters, ResponseMatrix};
+
+/// LSAT7 (Bock & Aitkin, 1981): response pattern of items 1–5 → number of examinees.
+pub const LSAT7: [(&str, usize); 32] = [
+    ("00000", 12),
+    ("00001", 19),
+    ("00010", 1),
+    ("00011", 7),
+    ("00100", 3),
+    ("00101", 19),
+    ("00110", 3),
+    ("00111", 17),
+    ("01000", 10),
+    ("01001", 5),
+    ("01010", 3),
+    ("01011", 7),
+    ("01100", 7),
+    ("01101", 23),
+    ("01110", 8),
+    ("01111", 28),
+    ("10000", 7),
+    ("10001", 39),
+    ("10010", 11),
+    ("10011", 34),
+    ("10100", 14),
+    ("10101", 51),
+    ("10110", 15),
+    ("10111", 90),
+    ("11000", 6),
+    ("11001", 25),
+    ("11010", 7),
+    ("11011", 35),
+    ("11100", 18),
+    ("11101", 136),
+    ("11110", 32),
+    ("11111", 308),
+];
+
+/// The 1,000 LSAT7 examinees as rows of 0/1.
+pub fn lsat7_rows() -> Vec<Vec<Option<u8>>> {
+    let mut rows = Vec::new();
+    for (pattern, count) in LSAT7 {
+        let row: Vec<Option<u8>> = pattern.bytes().map(|b| Some(b - b'0')).collect();
+        for _ in 0..count {
+            rows.push(row.clone());
+        }
+    }
+    rows
+}
+
+/// LSAT7 as a response matrix with items Item.1 … Item.5.
+pub fn lsat7() -> ResponseMatrix {
+    matrix_from_rows(lsat7_rows())
+}
+
+/// A matrix with ids 1… and items Item.1… from rows.
+pub fn matrix_from_rows(rows: Vec<Vec<Option<u8>>>) -> ResponseMatrix {
+    let n_items = rows.first().map_or(0, |r| r.len());
+    ResponseMatrix::from_rows(
+        (1..=rows.len()).map(|i| i.to_string()).collect(),
+        (1..=n_items).map(|j| format!("Item.{j}")).collect(),
+        &rows,
+    )
+    .unwrap()
+}
+
+/// Item parameters spread like a real test: a in [0.7, 2.0], b in [−2, 2], c as given.
+pub fn spread_items(n_items: usize, c: f64, seed: u64) -> Vec<ItemParameters> {
+    let mut rng = SplitMix64::new(seed);
+    (0..n_items)
+        .map(|j| ItemParameters {
+            item: format!("Item.{}", j + 1),
+            a: 0.7 + 1.3 * rng.uniform(),
+            b: -2.0 + 4.0 * (j as f64 + 0.5) / n_items as f64,
+            c,
+        })
+        .collect()
+}
+
+/// Responses of `n_persons` with θ ~ N(0, 1) to `items` (D = 1), complete.
+pub fn simulate(
+    items: &[ItemParameters],
+    n_persons: usize,
+    seed: u64,
+) -> (ResponseMatrix, Vec<f64>) {
+    simulate_responses(items, n_persons, 1.0, 0.0, seed)
+}
+
+/// The same matrix with each response deleted with probability `fraction`.
+pub fn delete_at_random(matrix: &ResponseMatrix, fraction: f64, seed: u64) -> ResponseMatrix {
+    let mut rng = SplitMix64::new(seed);
+    let rows: Vec<Vec<Option<u8>>> = (0..matrix.n_persons())
+        .map(|p| {
+            (0..matrix.n_items())
+                .map(|j| {
+                    let value = matrix.response(p, j);
+                    if rng.uniform() < fraction {
+                        None
+                    } else {
+                        value
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    matrix_from_rows(rows)
+}
+
+/// Root mean squared difference.
+pub fn rmse(a: &[f64], b: &[f64]) -> f64 {
+    (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len() as f64).sqrt()
+}
