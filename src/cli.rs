@@ -9,12 +9,14 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use irtlab::export::write_table_to;
+use irtlab::export::{Destination, export_table, write_table_to};
 use irtlab::prediction::{
     self, Analysis, FitSettings, Guessing, ModelKind, Progress, ResponseMatrix, ScoringMethod,
     StandardErrorMethod, tables,
 };
+use irtlab::preparation::Layout;
 use irtlab::preparation::{CsvOptions, read_csv};
+use irtlab::project::{self, Prepared, Project};
 
 /// Item Response Theory analysis: prepare data, calibrate Rasch/1PL/2PL/3PL models, score
 /// abilities, compute probabilities. Without a subcommand, opens the desktop app.
@@ -34,6 +36,38 @@ enum Command {
     Fit(FitArgs),
     /// Compute P(correct) from item parameters, over a θ grid or at given θ values.
     Probabilities(ProbabilitiesArgs),
+    /// Rerun a saved project: preparation → preprocessing → calibration → scoring; write the
+    /// items, scores and probabilities tables.
+    Run(RunArgs),
+    /// Run a project's preparation and preprocessing only and write the clean response matrix.
+    Prepare(PrepareArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The project file (*.irtlab.json).
+    project: PathBuf,
+    /// Folder for items.csv, scores.csv and probabilities.csv (created if needed).
+    #[arg(long, default_value = "irtlab-output")]
+    out: PathBuf,
+    /// Print the fit summary as one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct PrepareArgs {
+    /// The project file (*.irtlab.json).
+    project: PathBuf,
+    /// Output file: .csv, .parquet, or .sqlite/.db (a table in a SQLite database).
+    #[arg(long)]
+    out: PathBuf,
+    /// Table name when writing to SQLite.
+    #[arg(long, default_value = "responses")]
+    table: String,
+    /// Replace the SQLite table if it exists.
+    #[arg(long)]
+    replace_table: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -134,6 +168,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Fit(args)) => fit(args),
         Some(Command::Probabilities(args)) => probabilities(args),
+        Some(Command::Run(args)) => run_project(args),
+        Some(Command::Prepare(args)) => prepare_project(args),
         None => open_app(cli.path),
     }
 }
@@ -383,13 +419,17 @@ pub fn write_outputs(
     probabilities_out: Option<&Path>,
 ) -> Result<()> {
     if let Some(path) = items_out {
-        write_table_to(&mut analysis.items_table()?, path)?;
+        write_table_to(&mut analysis.items_table()?, path, "items")?;
     }
     if let Some(path) = scores_out {
-        write_table_to(&mut analysis.scores_table()?, path)?;
+        write_table_to(&mut analysis.scores_table()?, path, "scores")?;
     }
     if let Some(path) = probabilities_out {
-        write_table_to(&mut analysis.person_probabilities_table()?, path)?;
+        write_table_to(
+            &mut analysis.person_probabilities_table()?,
+            path,
+            "probabilities",
+        )?;
     }
     Ok(())
 }
@@ -422,6 +462,108 @@ fn probabilities(args: ProbabilitiesArgs) -> Result<()> {
             args.scaling,
         )?,
     };
-    write_table_to(&mut table, &args.out)?;
+    write_table_to(&mut table, &args.out, "probabilities")?;
+    Ok(())
+}
+
+/// Prints what preparation and preprocessing did, one line per stage and step.
+fn print_preparation(project: &Project, prepared: &Prepared) {
+    let (rows, columns) = prepared.loaded_shape;
+    eprintln!(
+        "source: {} — {rows} rows × {columns} columns",
+        project.source.path().display()
+    );
+    if let Layout::Long { .. } = project.layout {
+        let layout = &prepared.layout;
+        eprintln!(
+            "layout: long → wide, {} rows → {} persons × {} items{}",
+            layout.rows_in,
+            layout.rows_out,
+            layout.pivoted_items.len(),
+            if layout.duplicates > 0 {
+                format!(" ({} duplicate person–item rows)", layout.duplicates)
+            } else {
+                String::new()
+            }
+        );
+    }
+    for (index, (entry, report)) in project
+        .steps
+        .iter()
+        .zip(&prepared.pipeline.reports)
+        .enumerate()
+    {
+        let state = if !entry.enabled {
+            "disabled".to_string()
+        } else if let Some(error) = &report.error {
+            format!("FAILED: {error}")
+        } else if !report.ran {
+            "not run".to_string()
+        } else {
+            format!(
+                "{} → {} rows, {} columns",
+                report.rows_in, report.rows_out, report.columns_out
+            )
+        };
+        eprintln!("step {} ({}): {state}", index + 1, entry.step.kind_label());
+    }
+    for warning in prepared.pipeline.warnings() {
+        eprintln!("warning: {warning}");
+    }
+}
+
+fn load_project(path: &Path) -> Result<(Project, Option<PathBuf>)> {
+    let project = Project::load(path)?;
+    let base = path.parent().map(Path::to_path_buf);
+    Ok((project, base))
+}
+
+fn run_project(args: RunArgs) -> Result<()> {
+    let (project, base) = load_project(&args.project)?;
+    let prepared = project::prepare(&project, base.as_deref())?;
+    print_preparation(&project, &prepared);
+    let matrix = project::response_matrix(&project, &prepared)?;
+    eprintln!(
+        "response matrix: {} persons × {} items, {} missing responses",
+        matrix.n_persons(),
+        matrix.n_items(),
+        matrix.n_missing()
+    );
+    let analysis = analyse_with_progress(&matrix, &project.model, project.scoring)?;
+    report_warnings(&analysis);
+    if args.json {
+        println!("{}", fit_json(&analysis));
+    } else {
+        print!("{}", fit_summary(&analysis));
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    let items = args.out.join("items.csv");
+    let scores = args.out.join("scores.csv");
+    let probabilities = args.out.join("probabilities.csv");
+    write_outputs(&analysis, Some(&items), Some(&scores), Some(&probabilities))?;
+    eprintln!(
+        "wrote {}, {} and {}",
+        items.display(),
+        scores.display(),
+        probabilities.display()
+    );
+    Ok(())
+}
+
+fn prepare_project(args: PrepareArgs) -> Result<()> {
+    let (project, base) = load_project(&args.project)?;
+    let prepared = project::prepare(&project, base.as_deref())?;
+    print_preparation(&project, &prepared);
+    let matrix = project::response_matrix(&project, &prepared)?;
+    let mut destination = Destination::for_path(&args.out, &args.table)?;
+    destination.replace_table = args.replace_table;
+    export_table(&mut matrix.to_dataframe()?, &destination)?;
+    eprintln!(
+        "wrote {}: {} persons × {} items",
+        args.out.display(),
+        matrix.n_persons(),
+        matrix.n_items()
+    );
     Ok(())
 }

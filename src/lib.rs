@@ -8,6 +8,7 @@ pub mod export;
 pub mod prediction;
 pub mod preparation;
 pub mod preprocessing;
+pub mod project;
 
 pub use prediction::{
     Analysis, Calibration, FitSettings, ItemParameters, ModelKind, ResponseMatrix, ScoringMethod,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use polars::prelude::{DataFrame, DataType};
+use polars::prelude::{Column, DataFrame, DataType};
 
 use super::PredictionError;
 
@@ -187,6 +187,19 @@ impl ResponseMatrix {
     /// Number of missing responses in the whole matrix.
     pub fn n_missing(&self) -> usize {
         self.responses.iter().filter(|&&v| v == MISSING).count()
+    }
+
+    /// The matrix as a table: `id`, then one column per item holding 1, 0 or empty.
+    pub fn to_dataframe(&self) -> Result<DataFrame, PredictionError> {
+        let mut columns = Vec::with_capacity(self.n_items() + 1);
+        columns.push(Column::new("id".into(), self.person_ids.clone()));
+        for (j, name) in self.item_names.iter().enumerate() {
+            let values: Vec<Option<i32>> = (0..self.n_persons())
+                .map(|p| self.response(p, j).map(i32::from))
+                .collect();
+            columns.push(Column::new(name.as_str().into(), values));
+        }
+        DataFrame::new(self.n_persons(), columns).map_err(|e| PredictionError::Data(e.to_string()))
     }
 
     /// A copy keeping only the given item columns, in the given order.

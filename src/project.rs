@@ -1,0 +1,233 @@
+//! The saved analysis: a versioned `*.irtlab.json` file holding the source, layout, steps,
+//! response columns and model settings — everything needed to redo the analysis — and running
+//! it: the code path shared by `irtlab run`, `irtlab prepare` and the app.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+
+use crate::export::write_atomically;
+use crate::prediction::{
+    self, Analysis, FitSettings, PredictionError, Progress, ResponseMatrix, ScoringMethod,
+};
+use crate::preparation::{Layout, LayoutReport, PreparationError, ResponseColumns, Source};
+use crate::preprocessing::{PipelineError, PipelineRun, PipelineStep, run_pipeline};
+
+/// The project file format version this program writes and reads.
+pub const PROJECT_VERSION: u32 = 1;
+
+/// A saved analysis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// File format version; always [`PROJECT_VERSION`].
+    pub version: u32,
+    /// Where the data comes from.
+    pub source: Source,
+    /// Wide, or long to be pivoted.
+    #[serde(default)]
+    pub layout: Layout,
+    /// Preprocessing steps, in order.
+    #[serde(default)]
+    pub steps: Vec<PipelineStep>,
+    /// The person-id and item columns of the response matrix.
+    #[serde(default)]
+    pub response_columns: ResponseColumns,
+    /// Calibration settings.
+    #[serde(default)]
+    pub model: FitSettings,
+    /// Ability estimation.
+    #[serde(default)]
+    pub scoring: ScoringMethod,
+}
+
+/// What went wrong with a project.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// The project file could not be read or written.
+    #[error("{path}: {message}")]
+    File {
+        /// The project file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// Loading or laying out the data failed.
+    #[error(transparent)]
+    Preparation(#[from] PreparationError),
+    /// A preprocessing step failed.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// Building the response matrix or fitting failed.
+    #[error(transparent)]
+    Prediction(#[from] PredictionError),
+}
+
+impl Project {
+    /// A new project on `source` with defaults everywhere else.
+    pub fn new(source: Source) -> Project {
+        Project {
+            version: PROJECT_VERSION,
+            source,
+            layout: Layout::default(),
+            steps: Vec::new(),
+            response_columns: ResponseColumns::default(),
+            model: FitSettings::default(),
+            scoring: ScoringMethod::default(),
+        }
+    }
+
+    /// Parses a project from JSON text. Errors name the field and position.
+    pub fn from_json(text: &str) -> Result<Project, String> {
+        let project: Project = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if project.version != PROJECT_VERSION {
+            return Err(format!(
+                "project file version {} is not supported; this irtlab reads version {PROJECT_VERSION}",
+                project.version
+            ));
+        }
+        project
+            .model
+            .validate()
+            .map_err(|e| format!("model settings: {e}"))?;
+        Ok(project)
+    }
+
+    /// Reads a project file.
+    pub fn load(path: &Path) -> Result<Project, ProjectError> {
+        let failed = |message: String| ProjectError::File {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
+        Project::from_json(&text).map_err(failed)
+    }
+
+    /// Pretty JSON of the project, with the source path relative to `folder` when the source
+    /// lies in it or below it.
+    pub fn to_json(&self, folder: Option<&Path>) -> String {
+        let mut copy = self.clone();
+        if let Some(folder) = folder {
+            let source = copy.source.path().to_path_buf();
+            let absolute = if source.is_relative() {
+                std::env::current_dir()
+                    .map(|d| d.join(&source))
+                    .unwrap_or(source.clone())
+            } else {
+                source.clone()
+            };
+            let folder_absolute = std::fs::canonicalize(folder).unwrap_or(folder.to_path_buf());
+            let absolute = std::fs::canonicalize(&absolute).unwrap_or(absolute);
+            if let Ok(relative) = absolute.strip_prefix(&folder_absolute) {
+                copy.source = copy.source.with_path(relative.to_path_buf());
+            }
+        }
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_string_pretty(&copy).unwrap_or_default()
+    }
+
+    /// Writes the project file atomically; the source path is stored relative to the file's
+    /// folder when the source lies beside or below it.
+    pub fn save(&self, path: &Path) -> Result<(), ProjectError> {
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let text = self.to_json(Some(folder.unwrap_or(Path::new("."))));
+        write_atomically(path, |file| {
+            std::io::Write::write_all(file, text.as_bytes()).map_err(|e| e.to_string())
+        })
+        .map_err(|e| ProjectError::File {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The source with its path resolved against the project's folder `base`.
+    pub fn resolved_source(&self, base: Option<&Path>) -> Source {
+        self.source.with_path(crate::preparation::source::resolve(
+            self.source.path(),
+            base,
+        ))
+    }
+}
+
+/// The data after preparation and preprocessing.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// Rows and columns of the loaded source.
+    pub loaded_shape: (usize, usize),
+    /// What the layout did.
+    pub layout: LayoutReport,
+    /// The pipeline's result, per-step reports and first error.
+    pub pipeline: PipelineRun,
+}
+
+/// Loads the source (paths relative to `base`) and lays it out.
+pub fn load_and_lay_out(
+    project: &Project,
+    base: Option<&Path>,
+) -> Result<(DataFrame, (usize, usize), LayoutReport), ProjectError> {
+    let loaded = project.source.load(base)?;
+    let shape = (loaded.height(), loaded.width());
+    let (wide, report) = project.layout.apply(loaded)?;
+    Ok((wide, shape, report))
+}
+
+/// Preparation and preprocessing. A failing step does not make this fail: its error is in
+/// `pipeline.error`, and `pipeline.output` holds the result of the steps before it.
+pub fn prepare(project: &Project, base: Option<&Path>) -> Result<Prepared, ProjectError> {
+    let (wide, loaded_shape, layout) = load_and_lay_out(project, base)?;
+    let pipeline = run_pipeline(wide, &project.steps);
+    Ok(Prepared {
+        loaded_shape,
+        layout,
+        pipeline,
+    })
+}
+
+/// The response matrix of prepared data: the id and item columns the project names.
+pub fn response_matrix(
+    project: &Project,
+    prepared: &Prepared,
+) -> Result<ResponseMatrix, ProjectError> {
+    if let Some(error) = &prepared.pipeline.error {
+        return Err(error.clone().into());
+    }
+    let frame = &prepared.pipeline.output;
+    let items = project
+        .response_columns
+        .item_columns(frame, &prepared.layout.pivoted_items)?;
+    Ok(ResponseMatrix::from_dataframe(
+        frame,
+        project.response_columns.id_column.as_deref(),
+        Some(&items),
+    )?)
+}
+
+/// A whole analysis run.
+#[derive(Clone, Debug)]
+pub struct ProjectRun {
+    /// Preparation and preprocessing.
+    pub prepared: Prepared,
+    /// The response matrix fitted.
+    pub matrix: ResponseMatrix,
+    /// Calibration, scores, classical statistics.
+    pub analysis: Analysis,
+}
+
+/// Preparation → preprocessing → calibration → scoring.
+pub fn run_project(
+    project: &Project,
+    base: Option<&Path>,
+    progress: &mut dyn FnMut(Progress),
+    cancel: &AtomicBool,
+) -> Result<ProjectRun, ProjectError> {
+    let prepared = prepare(project, base)?;
+    let matrix = response_matrix(project, &prepared)?;
+    let analysis = prediction::analyse(&matrix, &project.model, project.scoring, progress, cancel)?;
+    Ok(ProjectRun {
+        prepared,
+        matrix,
+        analysis,
+    })
+}
