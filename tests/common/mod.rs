@@ -114,3 +114,25 @@ pub fn delete_at_random(matrix: &ResponseMatrix, fraction: f64, seed: u64) -> Re
 pub fn rmse(a: &[f64], b: &[f64]) -> f64 {
     (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len() as f64).sqrt()
 }
+
+/// The repository's assets folder.
+pub fn assets() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
+}
+
+/// Writes `text` to `name` in `dir` and returns the path.
+pub fn write_file(dir: &std::path::Path, name: &str, text: &[u8]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// LSAT7 as wide CSV text with an id column.
+pub fn lsat7_csv() -> String {
+    let mut text = String::from("id,Item.1,Item.2,Item.3,Item.4,Item.5\n");
+    for (i, row) in lsat7_rows().iter().enumerate() {
+        let cells: Vec<String> = row.iter().map(|v| v.unwrap().to_string()).collect();
+        text.push_str(&format!("p{},{}\n", i + 1, cells.join(",")));
+    }
+    text
+}
