@@ -5,6 +5,9 @@
 //! cargo bench --bench bench -- fit            # 2PL, 100,000 × 100, complete: calibration + EAP
 //! cargo bench --bench bench -- fit-missing    # the same with 20 % missing responses
 //! cargo bench --bench bench -- fit-se         # complete, plus standard errors (numerical Hessian)
+//! cargo bench --bench bench -- long-csv       # 1,000,000-row long CSV → key scoring → wide 0/1
+//! cargo bench --bench bench -- long-sqlite    # the same from a SQLite table
+//! cargo bench --bench bench -- pipeline       # a 5-step pipeline on a 100,000 × 100 wide table
 //! ```
 
 use std::sync::atomic::AtomicBool;
@@ -12,8 +15,13 @@ use std::time::Instant;
 
 use irtlab::prediction::simulation::{SplitMix64, simulate_responses};
 use irtlab::prediction::{
-    FitSettings, ItemParameters, ScoringMethod, StandardErrorMethod, analyse,
+    FitSettings, ItemParameters, ResponseMatrix, ScoringMethod, StandardErrorMethod, analyse,
 };
+use irtlab::preparation::{CsvOptions, DuplicatePolicy, Layout, Source, SqliteSelection};
+use irtlab::preprocessing::{
+    Combine, Condition, FilterOp, Keep, KeyEntry, Mapping, PipelineStep, Step, run_pipeline,
+};
+use polars::prelude::{Column, DataFrame};
 
 fn items(n_items: usize, seed: u64) -> Vec<ItemParameters> {
     let mut rng = SplitMix64::new(seed);
@@ -82,6 +90,178 @@ fn fit_case(name: &str, n_persons: usize, n_items: usize, missing: f64, se: Stan
     );
 }
 
+const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
+
+/// Answer letters of `n_persons` × `n_items` simulated from a 2PL: the key is
+/// `LETTERS[j % 4]`, wrong answers pick another letter.
+fn simulated_letters(n_persons: usize, n_items: usize) -> Vec<Vec<&'static str>> {
+    let truth = items(n_items, 3);
+    let (matrix, _) = simulate_responses(&truth, n_persons, 1.0, 0.0, 4);
+    let mut rng = SplitMix64::new(5);
+    (0..n_persons)
+        .map(|p| {
+            (0..n_items)
+                .map(|j| {
+                    let key = j % 4;
+                    if matrix.response(p, j) == Some(1) {
+                        LETTERS[key]
+                    } else {
+                        LETTERS[(key + 1 + (rng.next_u64() % 3) as usize) % 4]
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn key_step(n_items: usize) -> PipelineStep {
+    PipelineStep::new(Step::ScoreKey {
+        key: (0..n_items)
+            .map(|j| KeyEntry {
+                column: format!("item{:03}", j + 1),
+                key: LETTERS[j % 4].to_string(),
+            })
+            .collect(),
+    })
+}
+
+fn long_case(name: &str, from_sqlite: bool) {
+    let (n_persons, n_items) = (10_000, 100);
+    let letters = simulated_letters(n_persons, n_items);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let source = if from_sqlite {
+        let path = dir.path().join("long.sqlite");
+        let mut db = rusqlite::Connection::open(&path).expect("a new database");
+        let tx = db.transaction().expect("a transaction");
+        tx.execute(
+            "CREATE TABLE responses (person INTEGER, item TEXT, response TEXT)",
+            [],
+        )
+        .expect("create");
+        {
+            let mut insert = tx
+                .prepare("INSERT INTO responses VALUES (?1, ?2, ?3)")
+                .expect("insert");
+            for (p, row) in letters.iter().enumerate() {
+                for (j, letter) in row.iter().enumerate() {
+                    insert
+                        .execute(rusqlite::params![
+                            p as i64 + 1,
+                            format!("item{:03}", j + 1),
+                            letter
+                        ])
+                        .expect("row");
+                }
+            }
+        }
+        tx.commit().expect("commit");
+        Source::Sqlite {
+            path,
+            selection: SqliteSelection::Table {
+                name: "responses".into(),
+            },
+        }
+    } else {
+        let path = dir.path().join("long.csv");
+        let mut text = String::with_capacity(20 * n_persons * n_items);
+        text.push_str("person,item,response\n");
+        for (p, row) in letters.iter().enumerate() {
+            for (j, letter) in row.iter().enumerate() {
+                text.push_str(&format!("{},item{:03},{}\n", p + 1, j + 1, letter));
+            }
+        }
+        std::fs::write(&path, text).expect("the CSV");
+        Source::Csv {
+            path,
+            options: CsvOptions::default(),
+        }
+    };
+    let memory_before = peak_memory_mb().unwrap_or(0.0);
+    let layout = Layout::Long {
+        person_column: "person".into(),
+        item_column: "item".into(),
+        response_column: "response".into(),
+        duplicates: DuplicatePolicy::First,
+    };
+    let steps = vec![key_step(n_items)];
+    let start = Instant::now();
+    let loaded = source.load(None).expect("the source loads");
+    let loaded_at = start.elapsed().as_secs_f64();
+    let loaded_mb = loaded.estimated_size() as f64 / 1e6;
+    let (wide, _) = layout.apply(loaded).expect("the pivot");
+    let run = run_pipeline(wide, &steps);
+    let matrix = ResponseMatrix::from_dataframe(&run.output, Some("person"), None).expect("0/1");
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{name}: {} rows → {} × {} wide 0/1 matrix: {seconds:.3} s wall (load {loaded_at:.3} s); loaded table {loaded_mb:.0} MB, peak memory {:.0} MB (before loading {:.0} MB)",
+        n_persons * n_items,
+        matrix.n_persons(),
+        matrix.n_items(),
+        peak_memory_mb().unwrap_or(f64::NAN),
+        memory_before,
+    );
+}
+
+fn pipeline_case() {
+    let (n_persons, n_items) = (100_000, 100);
+    let letters = simulated_letters(n_persons, n_items);
+    let mut columns = vec![
+        Column::new("id".into(), (1..=n_persons as i64).collect::<Vec<_>>()),
+        Column::new(
+            "grade".into(),
+            (0..n_persons)
+                .map(|p| (p % 4 + 3) as i64)
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    for j in 0..n_items {
+        columns.push(Column::new(
+            format!("item{:03}", j + 1).as_str().into(),
+            letters.iter().map(|row| row[j]).collect::<Vec<_>>(),
+        ));
+    }
+    let frame = DataFrame::new(n_persons, columns).expect("the table");
+    let steps = vec![
+        PipelineStep::new(Step::Filter {
+            combine: Combine::All,
+            conditions: vec![Condition {
+                column: "grade".into(),
+                op: FilterOp::GreaterOrEqual,
+                value: "4".into(),
+            }],
+        }),
+        key_step(n_items),
+        PipelineStep::new(Step::MinAnswered {
+            columns: Vec::new(),
+            min_answered: 50,
+        }),
+        PipelineStep::new(Step::RenameColumns {
+            mapping: vec![Mapping {
+                from: "id".into(),
+                to: "student".into(),
+            }],
+        }),
+        PipelineStep::new(Step::RemoveDuplicates {
+            columns: vec!["student".into()],
+            keep: Keep::First,
+        }),
+    ];
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let run = run_pipeline(frame.clone(), &steps);
+        times.push(start.elapsed().as_secs_f64());
+        assert!(run.error.is_none(), "{:?}", run.error);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "pipeline: 5 steps on {n_persons} × {} wide table: median {:.3} s, min {:.3} s over 5 runs",
+        n_items + 2,
+        times[2],
+        times[0]
+    );
+}
+
 fn main() {
     let case = std::env::args()
         .skip(1)
@@ -92,6 +272,11 @@ fn main() {
         "fit-missing" => fit_case("fit-missing", 100_000, 100, 0.2, StandardErrorMethod::None),
         "fit-se" => fit_case("fit-se", 100_000, 100, 0.0, StandardErrorMethod::Hessian),
         "fit-small" => fit_case("fit-small", 10_000, 50, 0.0, StandardErrorMethod::Hessian),
-        other => eprintln!("unknown case {other}; cases: fit, fit-missing, fit-se, fit-small"),
+        "long-csv" => long_case("long-csv", false),
+        "long-sqlite" => long_case("long-sqlite", true),
+        "pipeline" => pipeline_case(),
+        other => eprintln!(
+            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-small, long-csv, long-sqlite, pipeline"
+        ),
     }
 }

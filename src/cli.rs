@@ -176,12 +176,7 @@ pub fn run(cli: Cli) -> Result<()> {
 
 #[cfg(feature = "gui")]
 fn open_app(path: Option<PathBuf>) -> Result<()> {
-    irtlab_app(path)
-}
-
-#[cfg(feature = "gui")]
-fn irtlab_app(_path: Option<PathBuf>) -> Result<()> {
-    bail!("the desktop app is not part of this build yet; use `irtlab fit`, or see `irtlab --help`")
+    irtlab::app::run_app(path)
 }
 
 #[cfg(not(feature = "gui"))]

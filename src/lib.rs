@@ -4,6 +4,8 @@
 //! with export of the resulting tables. This library holds every computation; the desktop app
 //! and the command line are thin views over it.
 
+#[cfg(feature = "gui")]
+pub mod app;
 pub mod export;
 pub mod prediction;
 pub mod preparation;

@@ -162,21 +162,18 @@ pub struct Prepared {
     pub pipeline: PipelineRun,
 }
 
-/// Loads the source (paths relative to `base`) and lays it out.
-pub fn load_and_lay_out(
-    project: &Project,
-    base: Option<&Path>,
-) -> Result<(DataFrame, (usize, usize), LayoutReport), ProjectError> {
-    let loaded = project.source.load(base)?;
-    let shape = (loaded.height(), loaded.width());
-    let (wide, report) = project.layout.apply(loaded)?;
-    Ok((wide, shape, report))
-}
-
 /// Preparation and preprocessing. A failing step does not make this fail: its error is in
 /// `pipeline.error`, and `pipeline.output` holds the result of the steps before it.
 pub fn prepare(project: &Project, base: Option<&Path>) -> Result<Prepared, ProjectError> {
-    let (wide, loaded_shape, layout) = load_and_lay_out(project, base)?;
+    let loaded = project.source.load(base)?;
+    prepare_loaded(project, loaded)
+}
+
+/// Layout and preprocessing of already loaded source data (the app keeps the loaded table and
+/// reruns only this when the layout or the steps change).
+pub fn prepare_loaded(project: &Project, loaded: DataFrame) -> Result<Prepared, ProjectError> {
+    let loaded_shape = (loaded.height(), loaded.width());
+    let (wide, layout) = project.layout.apply(loaded)?;
     let pipeline = run_pipeline(wide, &project.steps);
     Ok(Prepared {
         loaded_shape,

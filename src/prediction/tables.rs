@@ -325,3 +325,28 @@ pub fn scores_from_table(frame: &DataFrame) -> Result<Vec<PersonScore>, Predicti
         })
         .collect())
 }
+
+/// A table of given item parameters: `item,a,b,c,d` (d = −D·a·b), e.g. parameters entered by
+/// hand, in the same layout as the fitted items table's first columns.
+pub fn parameters_table(
+    items: &[ItemParameters],
+    scaling: f64,
+) -> Result<DataFrame, PredictionError> {
+    let columns = vec![
+        Column::new(
+            "item".into(),
+            items.iter().map(|i| i.item.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new("a".into(), items.iter().map(|i| i.a).collect::<Vec<_>>()),
+        Column::new("b".into(), items.iter().map(|i| i.b).collect::<Vec<_>>()),
+        Column::new("c".into(), items.iter().map(|i| i.c).collect::<Vec<_>>()),
+        Column::new(
+            "d".into(),
+            items
+                .iter()
+                .map(|i| i.intercept(scaling))
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    frame(items.len(), columns)
+}

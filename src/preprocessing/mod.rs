@@ -60,6 +60,8 @@ pub struct StepReport {
     pub rows_out: usize,
     /// Columns after the step.
     pub columns_out: usize,
+    /// Their names (what the next step can use).
+    pub column_names: Vec<String>,
     /// The step's error, if it failed.
     pub error: Option<String>,
     /// A warning, e.g. a filter that left no rows.
@@ -71,6 +73,8 @@ pub struct StepReport {
 pub struct PipelineRun {
     /// The table after the last step that succeeded.
     pub output: DataFrame,
+    /// The columns the first step saw.
+    pub columns_in: Vec<String>,
     /// One report per step, in order.
     pub reports: Vec<StepReport>,
     /// The first failing step, if any; later steps did not run.
@@ -78,6 +82,14 @@ pub struct PipelineRun {
 }
 
 impl PipelineRun {
+    /// The columns available to step `index` (0-based): the previous step's output.
+    pub fn columns_before(&self, index: usize) -> &[String] {
+        match index.checked_sub(1).and_then(|i| self.reports.get(i)) {
+            Some(report) => &report.column_names,
+            None => &self.columns_in,
+        }
+    }
+
     /// Warnings of the steps that ran.
     pub fn warnings(&self) -> Vec<String> {
         self.reports
@@ -90,6 +102,14 @@ impl PipelineRun {
 
 /// Runs the enabled steps in order on `input`.
 pub fn run_pipeline(input: DataFrame, steps: &[PipelineStep]) -> PipelineRun {
+    let names = |frame: &DataFrame| -> Vec<String> {
+        frame
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect()
+    };
+    let columns_in = names(&input);
     let mut current = input;
     let mut reports = Vec::with_capacity(steps.len());
     let mut error = None;
@@ -101,6 +121,7 @@ pub fn run_pipeline(input: DataFrame, steps: &[PipelineStep]) -> PipelineRun {
                 rows_in,
                 rows_out: rows_in,
                 columns_out: current.width(),
+                column_names: names(&current),
                 error: None,
                 warning: None,
             });
@@ -115,6 +136,7 @@ pub fn run_pipeline(input: DataFrame, steps: &[PipelineStep]) -> PipelineRun {
                     rows_in,
                     rows_out: next.height(),
                     columns_out: next.width(),
+                    column_names: names(&next),
                     error: None,
                     warning,
                 });
@@ -126,6 +148,7 @@ pub fn run_pipeline(input: DataFrame, steps: &[PipelineStep]) -> PipelineRun {
                     rows_in,
                     rows_out: rows_in,
                     columns_out: current.width(),
+                    column_names: names(&current),
                     error: Some(message.clone()),
                     warning: None,
                 });
@@ -139,6 +162,7 @@ pub fn run_pipeline(input: DataFrame, steps: &[PipelineStep]) -> PipelineRun {
     }
     PipelineRun {
         output: current,
+        columns_in,
         reports,
         error,
     }
