@@ -199,7 +199,7 @@ impl CycleProgress {
             indicatif::ProgressDrawTarget::hidden(),
         );
         if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} EM cycle {pos}/{len}  log-likelihood {msg}  [{elapsed}]",
+            "{spinner} {prefix} {pos}/{len}  log-likelihood {msg}  [{elapsed}]",
         ) {
             bar.set_style(style);
         }

@@ -28,8 +28,8 @@ use crate::preparation::{LayoutReport, Source, SourceKind, sqlite};
 use crate::preprocessing::{PipelineRun, PipelineStep};
 use crate::project::{self, Project};
 
-pub use export_panel::{ExportState, ExportTable};
-pub use plots_panel::{PlotKind, PlotsState};
+pub use export_panel::{ExportState, ExportTable, build_table as export_panel_table};
+pub use plots_panel::{PlotKind, PlotsState, Series, SeriesStyle, plot_series};
 pub use prediction_panel::{ParameterSource, PredictionState};
 
 use jobs::{Job, JobKind, Poll};
@@ -244,6 +244,7 @@ pub struct IrtlabApp {
     undo: Vec<Vec<PipelineStep>>,
     redo: Vec<Vec<PipelineStep>>,
     last_undo_push: Option<Instant>,
+    last_edit_kept_shape: bool,
     undo_requested: bool,
     redo_requested: bool,
     jobs: Vec<Job<JobOutput>>,
@@ -263,6 +264,7 @@ impl IrtlabApp {
             .storage
             .and_then(|s| eframe::get_value(s, SETTINGS_KEY))
             .unwrap_or_default();
+        install_fonts(&cc.egui_ctx);
         let mut app = IrtlabApp::with_settings(settings);
         app.repaint = Some(cc.egui_ctx.clone());
         cc.egui_ctx.set_theme(if app.settings.dark {
@@ -304,6 +306,7 @@ impl IrtlabApp {
             undo: Vec::new(),
             redo: Vec::new(),
             last_undo_push: None,
+            last_edit_kept_shape: false,
             undo_requested: false,
             redo_requested: false,
             jobs: Vec::new(),
@@ -496,11 +499,15 @@ impl IrtlabApp {
                     &matrix,
                     &settings,
                     scoring,
-                    &mut |p| {
-                        sink.report(
+                    &mut |p| match p.standard_errors {
+                        Some((done, total)) => sink.report(
+                            done as f32 / total.max(1) as f32,
+                            format!("standard errors {done}/{total} parameters"),
+                        ),
+                        None => sink.report(
                             (p.cycle as f32 / max_cycles as f32).min(1.0),
                             format!("cycle {}  log-likelihood {:.3}", p.cycle, p.log_likelihood),
-                        )
+                        ),
                     },
                     cancel,
                 );
@@ -665,13 +672,22 @@ impl IrtlabApp {
             }
             Action::Reprocess => self.schedule_process(),
             Action::StepsEdited(before) => {
-                let coalesce = self
-                    .last_undo_push
-                    .is_some_and(|t| t.elapsed() < Duration::from_millis(800));
+                // Typing in a field edits the same steps many times a second: those edits merge
+                // into one undo entry. Adding, removing or moving a step is always its own entry.
+                let shape = |steps: &[PipelineStep]| -> Vec<&'static str> {
+                    steps.iter().map(|s| s.step.kind_label()).collect()
+                };
+                let same_shape = shape(&before) == shape(&self.project.steps);
+                let coalesce = same_shape
+                    && self.last_edit_kept_shape
+                    && self
+                        .last_undo_push
+                        .is_some_and(|t| t.elapsed() < Duration::from_millis(800));
                 if !coalesce {
                     self.undo.push(before);
                     self.redo.clear();
                 }
+                self.last_edit_kept_shape = same_shape;
                 self.last_undo_push = Some(Instant::now());
                 self.schedule_process();
             }
@@ -1387,6 +1403,36 @@ pub fn process(project: &Project, frame: DataFrame) -> Processed {
             }
         }
     }
+}
+
+/// Adds DejaVu Sans (and Mono) after egui's default fonts, for the arrows, math signs and
+/// symbols the interface uses (→, ≠, ≤, θ, ▲, ✕, ⚠, …) that the defaults lack.
+pub fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = egui::FontDefinitions::default();
+    fonts.font_data.insert(
+        "DejaVuSans".into(),
+        Arc::new(egui::FontData::from_static(include_bytes!(
+            "../../assets/fonts/DejaVuSans.ttf"
+        ))),
+    );
+    fonts.font_data.insert(
+        "DejaVuSansMono".into(),
+        Arc::new(egui::FontData::from_static(include_bytes!(
+            "../../assets/fonts/DejaVuSansMono.ttf"
+        ))),
+    );
+    fonts
+        .families
+        .entry(egui::FontFamily::Proportional)
+        .or_default()
+        .push("DejaVuSans".into());
+    let monospace = fonts
+        .families
+        .entry(egui::FontFamily::Monospace)
+        .or_default();
+    monospace.push("DejaVuSansMono".into());
+    monospace.push("DejaVuSans".into());
+    ctx.set_fonts(fonts);
 }
 
 /// `1234567` as `1,234,567`.

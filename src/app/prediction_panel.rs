@@ -335,7 +335,7 @@ fn item_table_ui(ui: &mut egui::Ui, state: &mut PredictionState, analysis: &Anal
                     header.col(|ui| match sort {
                         Some(sort) => {
                             let arrow = if state.sort == sort {
-                                if state.descending { " ⏷" } else { " ⏶" }
+                                if state.descending { " ▼" } else { " ▲" }
                             } else {
                                 ""
                             };

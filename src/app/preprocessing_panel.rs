@@ -339,7 +339,7 @@ pub fn preprocessing_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
     let mut action = Action::None;
     ui.horizontal(|ui| {
         ui.heading("Preprocessing");
-        ui.menu_button("➕ Add step", |ui| {
+        ui.menu_button("+ Add step", |ui| {
             for template in Step::templates() {
                 if ui.button(template.kind_label()).clicked() {
                     app.project.steps.push(PipelineStep::new(template));
@@ -414,13 +414,13 @@ pub fn preprocessing_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
                             ui.weak(text);
                         }
                         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                            if ui.small_button("🗑").on_hover_text("Delete this step").clicked() {
+                            if ui.small_button("✕").on_hover_text("Delete this step").clicked() {
                                 command = Some(CardCommand::Delete(index));
                             }
-                            if ui.add_enabled(index + 1 < n_steps, egui::Button::new("⏷").small()).on_hover_text("Move down").clicked() {
+                            if ui.add_enabled(index + 1 < n_steps, egui::Button::new("▼").small()).on_hover_text("Move down").clicked() {
                                 command = Some(CardCommand::Down(index));
                             }
-                            if ui.add_enabled(index > 0, egui::Button::new("⏶").small()).on_hover_text("Move up").clicked() {
+                            if ui.add_enabled(index > 0, egui::Button::new("▲").small()).on_hover_text("Move up").clicked() {
                                 command = Some(CardCommand::Up(index));
                             }
                         });

@@ -166,7 +166,7 @@ mod tests {
         let b = [1.0, 0.5, -1.0, 2.0, 0.0, 1.0]; // 3×2
         let mut c = vec![0.0; 4];
         gemm(2, 3, 2, &a, &b, 0.0, &mut c);
-        assert_eq!(c, vec![-1.0, 7.5, 0.0, 18.0]);
+        assert_eq!(c, vec![-1.0, 7.5, -1.0, 18.0]);
         // aᵀ (3×2) · a-shaped 2×3 → 3×3
         let mut d = vec![0.0; 9];
         gemm_transposed_a(3, 2, 3, &a, &a, 0.0, &mut d);

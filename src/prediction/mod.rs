@@ -75,6 +75,8 @@ pub struct Progress {
     pub max_cycles: usize,
     /// Log-likelihood at the last E-step.
     pub log_likelihood: f64,
+    /// While standard errors are computed after EM: parameters done and in all.
+    pub standard_errors: Option<(usize, usize)>,
 }
 
 /// A complete analysis of one response matrix: calibration, classical statistics and scores.

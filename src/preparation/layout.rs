@@ -1,9 +1,7 @@
 //! Layout: wide data (one row per person) passes through; long data (one row per person and
 //! item) is pivoted to wide. Also which columns of the prepared table form the response matrix.
 
-use std::collections::HashMap;
-
-use polars::prelude::{DataFrame, DataType, IdxCa, NewChunkedArray, Series};
+use polars::prelude::{DataFrame, DataType, IdxCa, NewChunkedArray, PlHashMap, Series};
 use serde::{Deserialize, Serialize};
 
 use super::PreparationError;
@@ -101,18 +99,56 @@ impl Layout {
     }
 }
 
-/// Texts of a column, for keys (numbers are formatted; nulls stay `None`).
-fn keys(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>, PreparationError> {
+/// A key column as dense ids: for every row the index of its distinct value (`None` for a
+/// missing value), the distinct values as text in order of first appearance, and the row where
+/// each first appears. Integer columns are hashed as integers and text as borrowed `&str`, so a
+/// million rows cost no allocation per row.
+struct DenseKeys {
+    ids: Vec<Option<u32>>,
+    names: Vec<String>,
+    first_rows: Vec<u32>,
+}
+
+fn dense_keys(frame: &DataFrame, name: &str) -> Result<DenseKeys, PreparationError> {
     let series = frame
         .column(name)
         .map_err(|_| column_not_found(frame, name))?
-        .as_materialized_series()
-        .cast(&DataType::String)
-        .map_err(|e| PreparationError::Other(format!("column \"{name}\": {e}")))?;
-    let text = series
-        .str()
-        .map_err(|e| PreparationError::Other(format!("column \"{name}\": {e}")))?;
-    Ok(text.iter().map(|v| v.map(str::to_string)).collect())
+        .as_materialized_series();
+    let failed =
+        |e: polars::error::PolarsError| PreparationError::Other(format!("column \"{name}\": {e}"));
+    let mut ids = Vec::with_capacity(series.len());
+    let mut names = Vec::new();
+    let mut first_rows = Vec::new();
+    if series.dtype().is_integer() {
+        let values = series.cast(&DataType::Int64).map_err(failed)?;
+        let mut index: PlHashMap<i64, u32> = PlHashMap::default();
+        for (row, value) in values.i64().map_err(failed)?.iter().enumerate() {
+            ids.push(value.map(|v| {
+                *index.entry(v).or_insert_with(|| {
+                    names.push(v.to_string());
+                    first_rows.push(row as u32);
+                    (names.len() - 1) as u32
+                })
+            }));
+        }
+    } else {
+        let values = series.cast(&DataType::String).map_err(failed)?;
+        let mut index: PlHashMap<&str, u32> = PlHashMap::default();
+        for (row, value) in values.str().map_err(failed)?.iter().enumerate() {
+            ids.push(value.map(|v| {
+                *index.entry(v).or_insert_with(|| {
+                    names.push(v.to_string());
+                    first_rows.push(row as u32);
+                    (names.len() - 1) as u32
+                })
+            }));
+        }
+    }
+    Ok(DenseKeys {
+        ids,
+        names,
+        first_rows,
+    })
 }
 
 /// Compares names so that "Q2" sorts before "Q10".
@@ -172,39 +208,27 @@ pub fn wide_from_long(
                 .into(),
         ));
     }
-    let persons = keys(frame, person_column)?;
-    let items = keys(frame, item_column)?;
-    let mut person_index: HashMap<&str, u32> = HashMap::new();
-    let mut first_rows: Vec<u32> = Vec::new();
-    let mut item_index: HashMap<&str, u32> = HashMap::new();
-    let mut row_person = Vec::with_capacity(frame.height());
-    let mut row_item = Vec::with_capacity(frame.height());
-    for (row, (person, item)) in persons.iter().zip(&items).enumerate() {
-        let Some(person) = person.as_deref() else {
+    let persons = dense_keys(frame, person_column)?;
+    let items = dense_keys(frame, item_column)?;
+    for (ids, column) in [(&persons.ids, person_column), (&items.ids, item_column)] {
+        if let Some(row) = ids.iter().position(Option::is_none) {
             return Err(PreparationError::Other(format!(
-                "long layout: row {} has no person id (column \"{person_column}\")",
+                "long layout: row {} has no value in column \"{column}\"",
                 row + 1
             )));
-        };
-        let Some(item) = item.as_deref() else {
-            return Err(PreparationError::Other(format!(
-                "long layout: row {} has no item (column \"{item_column}\")",
-                row + 1
-            )));
-        };
-        let next = person_index.len() as u32;
-        let p = *person_index.entry(person).or_insert(next);
-        if p == next {
-            first_rows.push(row as u32);
         }
-        let next = item_index.len() as u32;
-        let j = *item_index.entry(item).or_insert(next);
-        row_person.push(p);
-        row_item.push(j);
     }
-    let n_persons = person_index.len();
-    let n_items = item_index.len();
-    let mut item_names: Vec<(&str, u32)> = item_index.iter().map(|(k, v)| (*k, *v)).collect();
+    let row_person: Vec<u32> = persons.ids.iter().map(|v| v.unwrap_or_default()).collect();
+    let row_item: Vec<u32> = items.ids.iter().map(|v| v.unwrap_or_default()).collect();
+    let first_rows = persons.first_rows;
+    let n_persons = persons.names.len();
+    let n_items = items.names.len();
+    let mut item_names: Vec<(&str, u32)> = items
+        .names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| (name.as_str(), j as u32))
+        .collect();
     item_names.sort_by(|a, b| natural_order(a.0, b.0));
 
     const NONE: u32 = u32::MAX;
@@ -228,8 +252,8 @@ pub fn wide_from_long(
         return Err(PreparationError::Other(format!(
             "long layout: {duplicates} duplicate (person, item) rows, the first at row {} (person \"{}\", item \"{}\"); choose to keep the first or last",
             row + 1,
-            persons[row].as_deref().unwrap_or_default(),
-            items[row].as_deref().unwrap_or_default()
+            persons.names[row_person[row] as usize],
+            items.names[row_item[row] as usize]
         )));
     }
 
