@@ -4,6 +4,8 @@
 //! with export of the resulting tables. This library holds every computation; the desktop app
 //! and the command line are thin views over it.
 
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 #[cfg(feature = "gui")]
 pub mod app;
 pub mod export;

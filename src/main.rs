@@ -1,6 +1,8 @@
 //! The `irtlab` binary: with no subcommand it opens the desktop app; `fit`, `probabilities`,
 //! `run` and `prepare` run the same library code headless.
 
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 mod cli;
 
 use std::process::ExitCode;

@@ -51,7 +51,12 @@ fn the_sample_project_loads_and_the_stages_show_their_summaries() {
     run_until(&mut harness, "the sample data", matrix_ready);
     assert!(has_label(&harness, "11,773 rows × 5 columns"));
     assert!(has_label(&harness, "3 steps, 600 → 400 rows"));
-    assert!(has_label(&harness, "ready: 400 × 20 items"));
+    assert!(has_label(&harness, "Welcome to irtlab"));
+    // A project opened shows its fit at once.
+    run_until(&mut harness, "the automatic fit", |app| {
+        app.prediction.analysis.is_some()
+    });
+    assert!(has_label(&harness, "2PL, logL -3805.8"));
     // The preparation panel shows the pivot.
     assert!(has_label(
         &harness,
@@ -124,12 +129,18 @@ fn adding_a_step_shows_its_error_then_changes_rows_out() {
 #[test]
 fn fitting_shows_the_item_table() {
     let mut harness = app_harness();
-    run_until(&mut harness, "the sample data", matrix_ready);
+    run_until(&mut harness, "the automatic fit", |app| {
+        app.prediction.analysis.is_some()
+    });
     harness.get_by_label_contains("Prediction").click();
     harness.run_steps(2);
+    harness.state_mut().project.model.model = irtlab::prediction::ModelKind::OnePl;
     harness.get_by_label("▶ Fit model").click();
-    run_until(&mut harness, "the fit", |app| {
-        app.prediction.analysis.is_some()
+    run_until(&mut harness, "the 1PL fit", |app| {
+        app.prediction
+            .analysis
+            .as_ref()
+            .is_some_and(|a| a.calibration.settings.model == irtlab::prediction::ModelKind::OnePl)
     });
     assert!(has_label(&harness, "Log-likelihood"));
     assert!(has_label(&harness, "Q01"));
@@ -137,6 +148,8 @@ fn fitting_shows_the_item_table() {
     let analysis = harness.state().prediction.analysis.clone().unwrap();
     assert!(analysis.calibration.converged);
     assert_eq!(analysis.calibration.items.len(), 20);
+    assert_eq!(analysis.calibration.parameters, 21);
+    assert_eq!(analysis.calibration.parameters, 21);
     assert!(has_label(
         &harness,
         &format!("{:.3}", analysis.calibration.log_likelihood)

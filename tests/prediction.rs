@@ -453,23 +453,26 @@ fn non_convergence_is_reported_not_hidden() {
 
 #[test]
 fn progress_and_cancel() {
-    let mut cycles = Vec::new();
-    fit_with_progress(&mut cycles);
-    assert!(!cycles.is_empty());
-    assert!(cycles.windows(2).all(|w| w[1] == w[0] + 1));
-    let cancel = AtomicBool::new(true);
-    let error = calibrate(&lsat7(), &FitSettings::default(), &mut |_| {}, &cancel).unwrap_err();
-    assert!(matches!(error, PredictionError::Cancelled));
-}
-
-fn fit_with_progress(cycles: &mut Vec<usize>) {
+    let mut reports = Vec::new();
     calibrate(
         &lsat7(),
         &FitSettings::default(),
-        &mut |p| cycles.push(p.cycle),
+        &mut |p| reports.push(p),
         &AtomicBool::new(false),
     )
     .unwrap();
+    let cycles: Vec<usize> = reports
+        .iter()
+        .filter(|p| p.standard_errors.is_none())
+        .map(|p| p.cycle)
+        .collect();
+    assert!(!cycles.is_empty());
+    assert!(cycles.windows(2).all(|w| w[1] == w[0] + 1));
+    // Then the standard errors, parameter by parameter, to the end.
+    assert_eq!(reports.last().unwrap().standard_errors, Some((10, 10)));
+    let cancel = AtomicBool::new(true);
+    let error = calibrate(&lsat7(), &FitSettings::default(), &mut |_| {}, &cancel).unwrap_err();
+    assert!(matches!(error, PredictionError::Cancelled));
 }
 
 #[test]

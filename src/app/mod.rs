@@ -106,6 +106,8 @@ pub struct AppSettings {
     pub last_project: Option<PathBuf>,
     /// Show the last frame's CPU time in the status bar.
     pub show_frame_time: bool,
+    /// The welcome strip was closed.
+    pub welcome_dismissed: bool,
 }
 
 impl Default for AppSettings {
@@ -115,6 +117,7 @@ impl Default for AppSettings {
             recent_files: Vec::new(),
             last_project: None,
             show_frame_time: false,
+            welcome_dismissed: false,
         }
     }
 }
@@ -255,6 +258,9 @@ pub struct IrtlabApp {
     show_shortcuts: bool,
     last_frame_ms: f32,
     repaint: Option<egui::Context>,
+    /// Fit as soon as the response matrix is ready (set when a project is opened, so that it
+    /// shows its results at once).
+    fit_when_ready: bool,
 }
 
 impl IrtlabApp {
@@ -316,6 +322,7 @@ impl IrtlabApp {
             show_shortcuts: false,
             last_frame_ms: 0.0,
             repaint: None,
+            fit_when_ready: false,
         }
     }
 
@@ -373,6 +380,7 @@ impl IrtlabApp {
                     self.base = path.parent().map(Path::to_path_buf);
                     self.settings.last_project = std::fs::canonicalize(path).ok();
                     self.after_new_project();
+                    self.fit_when_ready = true;
                     self.remember_recent(path);
                     self.notify(format!("Opened project {}", path.display()), false);
                 }
@@ -788,7 +796,11 @@ impl IrtlabApp {
             }
             JobOutput::Processed(generation, processed) => {
                 if generation == self.process_generation {
+                    let ready = processed.matrix.is_ok();
                     self.processed = Some(processed);
+                    if ready && std::mem::take(&mut self.fit_when_ready) {
+                        self.start_fit();
+                    }
                 }
             }
             JobOutput::Fitted(result) => match result {
@@ -1250,6 +1262,51 @@ impl IrtlabApp {
         action
     }
 
+    /// On first start: what is on screen, and the ways to open one's own data.
+    fn welcome_strip_ui(&mut self, ui: &mut egui::Ui) -> Action {
+        if self.settings.welcome_dismissed {
+            return Action::None;
+        }
+        let mut action = Action::None;
+        egui::Frame::group(ui.style())
+            .fill(ui.visuals().faint_bg_color)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.horizontal_wrapped(|ui| {
+                    ui.strong("Welcome to irtlab.");
+                    let on_sample = self.project_path.as_ref().is_some_and(|p| {
+                        std::fs::canonicalize(p).ok() == std::fs::canonicalize(sample_project_path()).ok()
+                    });
+                    if on_sample {
+                        ui.label("This is the sample project: a school database, prepared, scored against a key, filtered and fitted with a 2PL. Walk through the stages on the left, or start on your own data:");
+                    } else {
+                        ui.label("Walk through the stages on the left, or open other data:");
+                    }
+                    if ui.button("Open dataset…").clicked() {
+                        action = Action::Dialog(DialogPurpose::OpenDataset);
+                    }
+                    if ui.button("Open project…").clicked() {
+                        action = Action::Dialog(DialogPurpose::OpenProject);
+                    }
+                    ui.menu_button("Recent", |ui| {
+                        if self.settings.recent_files.is_empty() {
+                            ui.weak("No recent files yet");
+                        }
+                        for path in self.settings.recent_files.clone() {
+                            if ui.button(path.display().to_string()).clicked() {
+                                action = Action::Open(path);
+                            }
+                        }
+                    });
+                    if ui.button("✕").on_hover_text("Hide this strip").clicked() {
+                        self.settings.welcome_dismissed = true;
+                    }
+                });
+            });
+        ui.add_space(4.0);
+        action
+    }
+
     fn toasts_ui(&mut self, ctx: &egui::Context) {
         let now = Instant::now();
         self.toasts.retain(|t| t.until > now);
@@ -1337,6 +1394,7 @@ impl IrtlabApp {
                 actions.push(self.stages_ui(ui));
             });
         egui::CentralPanel::default().show(ui, |ui| {
+            actions.push(self.welcome_strip_ui(ui));
             let action = match self.stage {
                 Stage::Preparation => preparation_panel::preparation_ui(ui, self),
                 Stage::Preprocessing => preprocessing_panel::preprocessing_ui(ui, self),
@@ -1440,7 +1498,7 @@ pub fn format_count(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -9,7 +9,6 @@ use eframe::egui;
 use egui_extras::{Column, TableBuilder};
 
 use super::jobs::JobKind;
-use super::table_view::format_number;
 use super::{Action, DialogPurpose, IrtlabApp, format_count};
 use crate::prediction::{
     Analysis, Guessing, ItemParameters, ModelKind, PersonScore, ScoringMethod, StandardErrorMethod,
@@ -285,7 +284,12 @@ fn summary_ui(ui: &mut egui::Ui, analysis: &Analysis) {
 }
 
 fn optional(value: Option<f64>) -> String {
-    value.map_or_else(|| "–".into(), format_number)
+    value.map_or_else(|| "–".into(), fixed)
+}
+
+/// Three decimals, so that columns of estimates line up.
+fn fixed(value: f64) -> String {
+    format!("{value:.3}")
 }
 
 fn item_table_ui(ui: &mut egui::Ui, state: &mut PredictionState, analysis: &Analysis) {
@@ -364,10 +368,14 @@ fn item_table_ui(ui: &mut egui::Ui, state: &mut PredictionState, analysis: &Anal
                     let s = stats(&item.item);
                     let cells = [
                         item.item.clone(),
-                        format_number(item.a),
-                        format_number(item.b),
-                        format_number(item.c),
-                        format_number(item.d),
+                        fixed(item.a),
+                        fixed(item.b),
+                        if c.settings.model == ModelKind::ThreePl {
+                            fixed(item.c)
+                        } else {
+                            "–".into()
+                        },
+                        fixed(item.d),
                         optional(item.a_se),
                         optional(item.b_se),
                         optional(item.c_se),
@@ -410,7 +418,7 @@ pub fn person_table_ui(ui: &mut egui::Ui, scores: &[PersonScore]) {
                 body.rows(row_height, scores.len(), |mut row| {
                     let score = &scores[row.index()];
                     let theta = match (score.theta, score.flag) {
-                        (Some(t), _) => format_number(t),
+                        (Some(t), _) => fixed(t),
                         (None, Some(flag)) => format!("– ({})", flag.describe()),
                         (None, None) => "–".into(),
                     };

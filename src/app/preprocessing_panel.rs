@@ -222,29 +222,48 @@ fn step_editor_ui(ui: &mut egui::Ui, index: usize, step: &mut Step, columns: &[S
         Step::ScoreKey { key } => {
             ui.label("The response equal to the key scores 1, any other 0; missing stays missing.");
             let mut remove = None;
-            egui::Grid::new(id("key"))
-                .num_columns(3)
-                .striped(true)
-                .show(ui, |ui| {
-                    ui.strong("item column");
-                    ui.strong("key");
-                    ui.end_row();
-                    for (k, entry) in key.iter_mut().enumerate() {
-                        changed |= column_name_combo(
-                            ui,
-                            &id(&format!("key {k}")),
-                            &mut entry.column,
-                            columns,
-                        );
-                        changed |= ui
-                            .add(egui::TextEdit::singleline(&mut entry.key).desired_width(60.0))
-                            .changed();
-                        if ui.small_button("✕").clicked() {
-                            remove = Some(k);
-                        }
-                        ui.end_row();
-                    }
-                });
+            ui.horizontal_wrapped(|ui| {
+                for (k, entry) in key.iter_mut().enumerate() {
+                    egui::Frame::group(ui.style())
+                        .inner_margin(egui::Margin::symmetric(4, 2))
+                        .show(ui, |ui| {
+                            ui.horizontal(|ui| {
+                                egui::ComboBox::from_id_salt(id(&format!("key {k}")))
+                                    .selected_text(if entry.column.is_empty() {
+                                        "column…"
+                                    } else {
+                                        entry.column.as_str()
+                                    })
+                                    .width(86.0)
+                                    .show_ui(ui, |ui| {
+                                        for column in columns {
+                                            changed |= ui
+                                                .selectable_value(
+                                                    &mut entry.column,
+                                                    column.clone(),
+                                                    column,
+                                                )
+                                                .changed();
+                                        }
+                                    });
+                                changed |= ui
+                                    .add(
+                                        egui::TextEdit::singleline(&mut entry.key)
+                                            .desired_width(28.0)
+                                            .hint_text("key"),
+                                    )
+                                    .changed();
+                                if ui
+                                    .small_button("✕")
+                                    .on_hover_text("Remove this item's key")
+                                    .clicked()
+                                {
+                                    remove = Some(k);
+                                }
+                            });
+                        });
+                }
+            });
             if let Some(k) = remove {
                 key.remove(k);
                 changed = true;
@@ -256,7 +275,7 @@ fn step_editor_ui(ui: &mut egui::Ui, index: usize, step: &mut Step, columns: &[S
                 }
                 if ui
                     .small_button("+ every column not listed")
-                    .on_hover_text("Adds a row for each column that has no key yet")
+                    .on_hover_text("Adds a key for each column that has none yet")
                     .clicked()
                 {
                     for column in columns {

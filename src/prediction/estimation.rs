@@ -396,7 +396,10 @@ const BLOCK: usize = 512;
 #[inline(always)]
 fn exp_non_positive(x: f64) -> f64 {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
+    // fdlibm's split of ln 2: the high part has trailing zero bits, so n · LN2_HI is exact.
+    #[allow(clippy::excessive_precision)]
     const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
+    #[allow(clippy::excessive_precision)]
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     let x = x.max(-700.0);
     let shifted = x * std::f64::consts::LOG2_E + MAGIC;
@@ -797,9 +800,10 @@ fn item_derivatives(
             }
         }
     }
-    for a in 0..3 {
-        for b in 0..a {
-            information[a][b] = information[b][a];
+    let upper = information;
+    for (a, row) in information.iter_mut().enumerate() {
+        for (b, value) in row.iter_mut().enumerate().take(a) {
+            *value = upper[b][a];
         }
     }
     ItemDerivatives {
@@ -810,7 +814,7 @@ fn item_derivatives(
 }
 
 /// The parts of an E-step one item's M-step needs.
-fn item_counts<'a>(estep: &'a EStep, j: usize, n_nodes: usize) -> (&'a [f64], Option<&'a [f64]>) {
+fn item_counts(estep: &EStep, j: usize, n_nodes: usize) -> (&[f64], Option<&[f64]>) {
     let range = j * n_nodes..(j + 1) * n_nodes;
     (
         &estep.expected_n[range.clone()],

@@ -278,8 +278,8 @@ fn column_as_codes(frame: &DataFrame, name: &str) -> Result<Vec<u8>, PredictionE
                 .map(|v| match v {
                     None => MISSING,
                     Some(x) if x.is_nan() => MISSING,
-                    Some(x) if x == 0.0 => 0,
-                    Some(x) if x == 1.0 => 1,
+                    Some(0.0) => 0,
+                    Some(1.0) => 1,
                     Some(x) => {
                         note(x.to_string());
                         MISSING
