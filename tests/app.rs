@@ -226,3 +226,42 @@ fn an_export_writes_a_file_that_reads_back_equal() {
     }
     assert!(has_label(&harness, "Last written"));
 }
+
+#[test]
+fn pasted_and_loaded_parameters_and_svg_plots() {
+    let items =
+        irtlab::app::parse_pasted_items("item,a,b,c\nQ1,1.2,-0.5,0.2\nQ2\t0.8\t1.0\n").unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!((items[0].a, items[0].b, items[0].c), (1.2, -0.5, 0.2));
+    assert_eq!(items[1].c, 0.0);
+    let error = irtlab::app::parse_pasted_items("Q1,1.2,abc").unwrap_err();
+    assert!(error.contains("line 1"), "{error}");
+    assert!(
+        irtlab::app::parse_pasted_items("Q1,1,0,1.5")
+            .unwrap_err()
+            .contains("[0, 1)")
+    );
+
+    // A fitted items table written by the CLI loads back as parameters.
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_file(
+        dir.path(),
+        "items.csv",
+        b"item,a,b,c,d\nQ1,1.5,0.25,,\nQ2,0.7,-1,0.1,\n",
+    );
+    let loaded = irtlab::app::load_parameter_file(&path).unwrap();
+    assert_eq!(loaded[0].c, 0.0);
+    assert_eq!(loaded[1].b, -1.0);
+
+    let mut app = IrtlabApp::with_settings(Default::default());
+    app.prediction.source = ParameterSource::Entered;
+    app.prediction.entered = loaded;
+    app.prediction.entered_scaling = 1.0;
+    app.plots.on_new_items(&app.prediction.entered.clone());
+    let (series, y_label, _) = irtlab::app::plot_series(&app);
+    assert_eq!(series.len(), 2);
+    let svg = irtlab::app::plot_svg(&series, y_label);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("<polyline").count(), 2);
+    assert!(svg.contains(">Q1<") && svg.contains("P(correct | θ)"));
+}

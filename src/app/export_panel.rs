@@ -3,6 +3,7 @@
 //! table); the native save dialog picks the file. Writes are atomic (the library's).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use eframe::egui;
 use polars::prelude::DataFrame;
@@ -75,6 +76,8 @@ pub struct ExportState {
     pub allow_source_database: bool,
     /// The last file written.
     pub last_written: Option<PathBuf>,
+    /// The preview table and what it was built from (rebuilt only when that changes).
+    preview: Option<(String, Result<Arc<DataFrame>, String>)>,
 }
 
 impl Default for ExportState {
@@ -87,6 +90,7 @@ impl Default for ExportState {
             replace_table: false,
             allow_source_database: false,
             last_written: None,
+            preview: None,
         }
     }
 }
@@ -132,6 +136,25 @@ pub fn build_table(app: &IrtlabApp) -> Result<DataFrame, String> {
         },
     };
     table.map_err(|e| e.to_string())
+}
+
+/// What the preview depends on: the table, the grid, and the results behind them.
+fn preview_key(app: &IrtlabApp) -> String {
+    let analysis = app.prediction.analysis.as_ref().map(Arc::as_ptr);
+    let matrix = app
+        .processed
+        .as_ref()
+        .and_then(|p| p.matrix.as_ref().ok())
+        .map(Arc::as_ptr);
+    let entered = app.prediction.entered_scores.as_ref().map(Arc::as_ptr);
+    format!(
+        "{:?} {:?} {:?} {analysis:?} {matrix:?} {entered:?} {:?} {}",
+        app.export.table,
+        app.export.grid,
+        app.prediction.source,
+        app.prediction.entered,
+        app.prediction.entered_scaling
+    )
 }
 
 /// Draws the panel.
@@ -203,7 +226,15 @@ pub fn export_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
             }
         });
     ui.add_space(8.0);
-    let preview = build_table(app);
+    let key = preview_key(app);
+    let stale = app.export.preview.as_ref().is_none_or(|(k, _)| *k != key);
+    if stale {
+        app.export.preview = Some((key, build_table(app).map(Arc::new)));
+    }
+    let preview = match &app.export.preview {
+        Some((_, preview)) => preview.clone(),
+        None => Err("no table".into()),
+    };
     match &preview {
         Ok(table) => {
             ui.label(format!(

@@ -29,8 +29,10 @@ use crate::preprocessing::{PipelineRun, PipelineStep};
 use crate::project::{self, Project};
 
 pub use export_panel::{ExportState, ExportTable, build_table as export_panel_table};
-pub use plots_panel::{PlotKind, PlotsState, Series, SeriesStyle, plot_series};
-pub use prediction_panel::{ParameterSource, PredictionState};
+pub use plots_panel::{PlotKind, PlotsState, Series, SeriesStyle, plot_series, plot_svg};
+pub use prediction_panel::{
+    ParameterSource, PredictionState, load_parameter_file, parse_pasted_items,
+};
 
 use jobs::{Job, JobKind, Poll};
 
@@ -261,6 +263,8 @@ pub struct IrtlabApp {
     /// Fit as soon as the response matrix is ready (set when a project is opened, so that it
     /// shows its results at once).
     fit_when_ready: bool,
+    /// Choose the person-id column when the new dataset has loaded.
+    guess_id_column: bool,
 }
 
 impl IrtlabApp {
@@ -323,6 +327,7 @@ impl IrtlabApp {
             last_frame_ms: 0.0,
             repaint: None,
             fit_when_ready: false,
+            guess_id_column: false,
         }
     }
 
@@ -397,6 +402,7 @@ impl IrtlabApp {
                     self.base = None;
                     self.sql_text.clear();
                     self.after_new_project();
+                    self.guess_id_column = true;
                     self.stage = Stage::Preparation;
                     self.remember_recent(path);
                     self.notify(format!("Opened {}", path.display()), false);
@@ -776,6 +782,10 @@ impl IrtlabApp {
                 }
                 match result {
                     Ok(loaded) => {
+                        if std::mem::take(&mut self.guess_id_column) {
+                            self.project.response_columns.id_column =
+                                guess_id_column(&loaded.frame);
+                        }
                         self.status = format!(
                             "Loaded {} rows × {} columns",
                             format_count(loaded.frame.height()),
@@ -820,6 +830,7 @@ impl IrtlabApp {
                     self.notify(text, !c.converged);
                     self.plots
                         .on_new_items(&analysis.calibration.item_parameters());
+                    self.prediction.fitted_scores = Some(Arc::new(analysis.scores.clone()));
                     self.prediction.analysis = Some(Arc::new(analysis));
                     self.prediction.source = ParameterSource::Fitted;
                 }
@@ -908,11 +919,7 @@ impl IrtlabApp {
     /// Person scores in use (from the fit, or from scoring with entered parameters).
     pub fn current_scores(&self) -> Option<Arc<Vec<PersonScore>>> {
         match self.prediction.source {
-            ParameterSource::Fitted => self
-                .prediction
-                .analysis
-                .as_ref()
-                .map(|a| Arc::new(a.scores.clone())),
+            ParameterSource::Fitted => self.prediction.fitted_scores.clone(),
             ParameterSource::Entered => self.prediction.entered_scores.clone(),
         }
     }
@@ -1491,6 +1498,42 @@ pub fn install_fonts(ctx: &egui::Context) {
     monospace.push("DejaVuSansMono".into());
     monospace.push("DejaVuSans".into());
     ctx.set_fonts(fonts);
+}
+
+/// The column that most likely identifies persons in a freshly opened table: one named like an
+/// id ("id", "person", "student_id", "respondent", …), else a first column of text.
+pub fn guess_id_column(frame: &DataFrame) -> Option<String> {
+    let names: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    const WORDS: [&str; 8] = [
+        "id",
+        "person",
+        "student",
+        "respondent",
+        "subject",
+        "participant",
+        "examinee",
+        "pupil",
+    ];
+    names
+        .iter()
+        .find(|n| {
+            let lower = n.to_lowercase();
+            WORDS.iter().any(|w| {
+                lower == *w
+                    || lower.starts_with(&format!("{w}_"))
+                    || lower.ends_with("_id")
+                    || lower.ends_with(" id")
+            })
+        })
+        .cloned()
+        .or_else(|| {
+            let first = frame.columns().first()?;
+            (first.dtype() == &polars::prelude::DataType::String).then(|| first.name().to_string())
+        })
 }
 
 /// `1234567` as `1,234,567`.

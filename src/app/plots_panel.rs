@@ -79,7 +79,11 @@ pub struct PlotsState {
     known_items: Vec<String>,
     png_result: Arc<Mutex<Option<Result<PathBuf, String>>>>,
     plot_rect: Option<egui::Rect>,
+    observed_cache: Arc<Mutex<Option<ObservedCache>>>,
 }
+
+/// Observed proportions last computed, and for what (item, groups, scores).
+type ObservedCache = (String, Option<Vec<[f64; 2]>>);
 
 impl Default for PlotsState {
     fn default() -> Self {
@@ -96,6 +100,7 @@ impl Default for PlotsState {
             known_items: Vec::new(),
             png_result: Arc::default(),
             plot_rect: None,
+            observed_cache: Arc::default(),
         }
     }
 }
@@ -279,9 +284,29 @@ pub fn plot_series(app: &IrtlabApp) -> (Vec<Series>, &'static str, Option<f64>) 
     (series, y_label, secondary)
 }
 
-/// Mean θ and proportion correct of `item` in equal-size θ groups.
+/// Mean θ and proportion correct of `item` in equal-size θ groups (cached: sorting a million
+/// scores every frame would cost frames).
 fn observed_proportions(app: &IrtlabApp, item: &str) -> Option<Vec<[f64; 2]>> {
     let scores = app.current_scores()?;
+    let key = format!("{item} {} {:p}", app.plots.groups, Arc::as_ptr(&scores));
+    if let Ok(cache) = app.plots.observed_cache.lock()
+        && let Some((cached_key, points)) = cache.as_ref()
+        && *cached_key == key
+    {
+        return points.clone();
+    }
+    let points = compute_observed_proportions(app, &scores, item);
+    if let Ok(mut cache) = app.plots.observed_cache.lock() {
+        *cache = Some((key, points.clone()));
+    }
+    points
+}
+
+fn compute_observed_proportions(
+    app: &IrtlabApp,
+    scores: &[crate::prediction::PersonScore],
+    item: &str,
+) -> Option<Vec<[f64; 2]>> {
     let matrix = app.processed.as_ref()?.matrix.as_ref().ok()?.clone();
     let column = matrix.item_names().iter().position(|n| n == item)?;
     let index_of: std::collections::HashMap<&str, usize> = matrix

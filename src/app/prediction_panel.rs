@@ -51,6 +51,8 @@ pub struct PredictionState {
     pub source: ParameterSource,
     /// The last fit.
     pub analysis: Option<Arc<Analysis>>,
+    /// Its person scores, shared with the plots and export without copying.
+    pub fitted_scores: Option<Arc<Vec<PersonScore>>>,
     /// Why the last fit failed.
     pub fit_error: Option<String>,
     /// Entered item parameters.
