@@ -201,12 +201,13 @@ fn long_run(name: &str, description: &str) {
     let loaded = source.load(None).expect("the source loads");
     let loaded_at = start.elapsed().as_secs_f64();
     let loaded_mb = loaded.estimated_size() as f64 / 1e6;
+    let peak_after_load = peak_memory_mb().unwrap_or(f64::NAN);
     let (wide, _) = layout.apply(loaded).expect("the pivot");
     let run = run_pipeline(wide, &steps);
     let matrix = ResponseMatrix::from_dataframe(&run.output, Some("person"), None).expect("0/1");
     let seconds = start.elapsed().as_secs_f64();
     println!(
-        "{name}: {} rows → {} × {} wide 0/1 matrix: {seconds:.3} s wall (load {loaded_at:.3} s); loaded table {loaded_mb:.0} MB, peak memory {:.0} MB (process before loading {:.0} MB)",
+        "{name}: {} rows → {} × {} wide 0/1 matrix: {seconds:.3} s wall (load {loaded_at:.3} s); loaded table {loaded_mb:.0} MB, peak memory {:.0} MB (process before loading {:.0} MB, after loading {peak_after_load:.0} MB)",
         matrix.n_persons() * matrix.n_items(),
         matrix.n_persons(),
         matrix.n_items(),

@@ -99,12 +99,14 @@ impl Layout {
     }
 }
 
-/// A key column as dense ids: for every row the index of its distinct value (`None` for a
-/// missing value), the distinct values as text in order of first appearance, and the row where
+/// A key column as dense ids: for every row the index of its distinct value ([`NO_KEY`] for
+/// a missing value), the distinct values as text in order of first appearance, and the row where
 /// each first appears. Integer columns are hashed as integers and text as borrowed `&str`, so a
 /// million rows cost no allocation per row.
+const NO_KEY: u32 = u32::MAX;
+
 struct DenseKeys {
-    ids: Vec<Option<u32>>,
+    ids: Vec<u32>,
     names: Vec<String>,
     first_rows: Vec<u32>,
 }
@@ -123,7 +125,7 @@ fn dense_keys(frame: &DataFrame, name: &str) -> Result<DenseKeys, PreparationErr
         let values = series.cast(&DataType::Int64).map_err(failed)?;
         let mut index: PlHashMap<i64, u32> = PlHashMap::default();
         for (row, value) in values.i64().map_err(failed)?.iter().enumerate() {
-            ids.push(value.map(|v| {
+            ids.push(value.map_or(NO_KEY, |v| {
                 *index.entry(v).or_insert_with(|| {
                     names.push(v.to_string());
                     first_rows.push(row as u32);
@@ -135,7 +137,7 @@ fn dense_keys(frame: &DataFrame, name: &str) -> Result<DenseKeys, PreparationErr
         let values = series.cast(&DataType::String).map_err(failed)?;
         let mut index: PlHashMap<&str, u32> = PlHashMap::default();
         for (row, value) in values.str().map_err(failed)?.iter().enumerate() {
-            ids.push(value.map(|v| {
+            ids.push(value.map_or(NO_KEY, |v| {
                 *index.entry(v).or_insert_with(|| {
                     names.push(v.to_string());
                     first_rows.push(row as u32);
@@ -211,15 +213,16 @@ pub fn wide_from_long(
     let persons = dense_keys(frame, person_column)?;
     let items = dense_keys(frame, item_column)?;
     for (ids, column) in [(&persons.ids, person_column), (&items.ids, item_column)] {
-        if let Some(row) = ids.iter().position(Option::is_none) {
+        if let Some(row) = ids.iter().position(|&id| id == NO_KEY) {
             return Err(PreparationError::Other(format!(
                 "long layout: row {} has no value in column \"{column}\"",
                 row + 1
             )));
         }
     }
-    let row_person: Vec<u32> = persons.ids.iter().map(|v| v.unwrap_or_default()).collect();
-    let row_item: Vec<u32> = items.ids.iter().map(|v| v.unwrap_or_default()).collect();
+    // Dense ids, one u32 per row; no copies of the keys (a million rows cost 8 MB here).
+    let row_person = &persons.ids;
+    let row_item = &items.ids;
     let first_rows = persons.first_rows;
     let n_persons = persons.names.len();
     let n_items = items.names.len();
@@ -235,7 +238,7 @@ pub fn wide_from_long(
     let mut cell_rows = vec![NONE; n_persons * n_items];
     let mut duplicates = 0usize;
     let mut first_duplicate = None;
-    for (row, (&p, &j)) in row_person.iter().zip(&row_item).enumerate() {
+    for (row, (&p, &j)) in row_person.iter().zip(row_item).enumerate() {
         let cell = &mut cell_rows[p as usize * n_items + j as usize];
         if *cell != NONE {
             duplicates += 1;
