@@ -13,7 +13,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use irtlab::prediction::simulation::{SplitMix64, simulate_responses};
+use irtlab::prediction::simulation::{SplitMix64, simulate_responses, typical_items};
 use irtlab::prediction::{
     FitSettings, ItemParameters, ResponseMatrix, ScoringMethod, StandardErrorMethod, analyse,
 };
@@ -24,15 +24,7 @@ use irtlab::preprocessing::{
 use polars::prelude::{Column, DataFrame};
 
 fn items(n_items: usize, seed: u64) -> Vec<ItemParameters> {
-    let mut rng = SplitMix64::new(seed);
-    (0..n_items)
-        .map(|j| ItemParameters {
-            item: format!("item{}", j + 1),
-            a: 0.7 + 1.3 * rng.uniform(),
-            b: -2.0 + 4.0 * (j as f64 + 0.5) / n_items as f64,
-            c: 0.0,
-        })
-        .collect()
+    typical_items(n_items, 0.0, seed, "item")
 }
 
 /// Peak resident memory of this process so far, in MB (Linux).

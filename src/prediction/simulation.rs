@@ -37,6 +37,25 @@ impl SplitMix64 {
     }
 }
 
+/// Item parameters spread like a real test: `a` uniform on [0.7, 2.0] (seeded), `b` evenly
+/// spaced over [−2, 2], `c` as given; named `{prefix}1`, `{prefix}2`, …
+pub fn typical_items(
+    n_items: usize,
+    guessing: f64,
+    seed: u64,
+    prefix: &str,
+) -> Vec<ItemParameters> {
+    let mut rng = SplitMix64::new(seed);
+    (0..n_items)
+        .map(|j| ItemParameters {
+            item: format!("{prefix}{}", j + 1),
+            a: 0.7 + 1.3 * rng.uniform(),
+            b: -2.0 + 4.0 * (j as f64 + 0.5) / n_items as f64,
+            c: guessing,
+        })
+        .collect()
+}
+
 /// Responses of `n_persons` with θ ~ N(0, 1) to `items` (scaling D), each response deleted
 /// with probability `missing_fraction`. Returns the matrix and the true θs.
 pub fn simulate_responses(

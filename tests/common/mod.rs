@@ -1,7 +1,7 @@
 //! Shared fixtures: the LSAT7 data, seeded simulation from known item parameters, temp files.
 #![allow(dead_code)]
 
-use irtlab::prediction::simulation::{SplitMix64, simulate_responses};
+use irtlab::prediction::simulation::{SplitMix64, simulate_responses, typical_items};
 use irtlab::prediction::{ItemParameters, ResponseMatrix};
 
 /// LSAT7 (Bock & Aitkin, 1981): response pattern of items 1–5 → number of examinees.
@@ -68,17 +68,9 @@ pub fn matrix_from_rows(rows: Vec<Vec<Option<u8>>>) -> ResponseMatrix {
     .unwrap()
 }
 
-/// Item parameters spread like a real test: a in [0.7, 2.0], b in [−2, 2], c as given.
+/// Item parameters spread like a real test, named Item.1, Item.2, …
 pub fn spread_items(n_items: usize, c: f64, seed: u64) -> Vec<ItemParameters> {
-    let mut rng = SplitMix64::new(seed);
-    (0..n_items)
-        .map(|j| ItemParameters {
-            item: format!("Item.{}", j + 1),
-            a: 0.7 + 1.3 * rng.uniform(),
-            b: -2.0 + 4.0 * (j as f64 + 0.5) / n_items as f64,
-            c,
-        })
-        .collect()
+    typical_items(n_items, c, seed, "Item.")
 }
 
 /// Responses of `n_persons` with θ ~ N(0, 1) to `items` (D = 1), complete.
