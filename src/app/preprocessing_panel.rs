@@ -222,48 +222,53 @@ fn step_editor_ui(ui: &mut egui::Ui, index: usize, step: &mut Step, columns: &[S
         Step::ScoreKey { key } => {
             ui.label("The response equal to the key scores 1, any other 0; missing stays missing.");
             let mut remove = None;
-            ui.horizontal_wrapped(|ui| {
-                for (k, entry) in key.iter_mut().enumerate() {
-                    egui::Frame::group(ui.style())
-                        .inner_margin(egui::Margin::symmetric(4, 2))
-                        .show(ui, |ui| {
-                            ui.horizontal(|ui| {
-                                egui::ComboBox::from_id_salt(id(&format!("key {k}")))
-                                    .selected_text(if entry.column.is_empty() {
-                                        "column…"
-                                    } else {
-                                        entry.column.as_str()
-                                    })
-                                    .width(86.0)
-                                    .show_ui(ui, |ui| {
-                                        for column in columns {
-                                            changed |= ui
-                                                .selectable_value(
-                                                    &mut entry.column,
-                                                    column.clone(),
-                                                    column,
-                                                )
-                                                .changed();
-                                        }
-                                    });
-                                changed |= ui
-                                    .add(
-                                        egui::TextEdit::singleline(&mut entry.key)
-                                            .desired_width(28.0)
-                                            .hint_text("key"),
-                                    )
-                                    .changed();
-                                if ui
-                                    .small_button("✕")
-                                    .on_hover_text("Remove this item's key")
-                                    .clicked()
-                                {
-                                    remove = Some(k);
-                                }
+            // A scope's size is unknown before it is drawn, so wrap by count, not by width.
+            let per_row = ((ui.available_width() / 180.0).floor() as usize).max(1);
+            for (row, entries) in key.chunks_mut(per_row).enumerate() {
+                ui.horizontal(|ui| {
+                    for (offset, entry) in entries.iter_mut().enumerate() {
+                        let k = row * per_row + offset;
+                        egui::Frame::group(ui.style())
+                            .inner_margin(egui::Margin::symmetric(4, 2))
+                            .show(ui, |ui| {
+                                ui.horizontal(|ui| {
+                                    egui::ComboBox::from_id_salt(id(&format!("key {k}")))
+                                        .selected_text(if entry.column.is_empty() {
+                                            "column…"
+                                        } else {
+                                            entry.column.as_str()
+                                        })
+                                        .width(86.0)
+                                        .show_ui(ui, |ui| {
+                                            for column in columns {
+                                                changed |= ui
+                                                    .selectable_value(
+                                                        &mut entry.column,
+                                                        column.clone(),
+                                                        column,
+                                                    )
+                                                    .changed();
+                                            }
+                                        });
+                                    changed |= ui
+                                        .add(
+                                            egui::TextEdit::singleline(&mut entry.key)
+                                                .desired_width(28.0)
+                                                .hint_text("key"),
+                                        )
+                                        .changed();
+                                    if ui
+                                        .small_button("✕")
+                                        .on_hover_text("Remove this item's key")
+                                        .clicked()
+                                    {
+                                        remove = Some(k);
+                                    }
+                                });
                             });
-                        });
-                }
-            });
+                    }
+                });
+            }
             if let Some(k) = remove {
                 key.remove(k);
                 changed = true;
@@ -395,8 +400,12 @@ pub fn preprocessing_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
     let mut command = None;
     let n_steps = app.project.steps.len();
     let available = ui.available_height();
+    // The cards wrap their contents at the panel's width (measured here, before anything wide
+    // such as the preview table can widen the layout).
+    let card_width = (ui.available_width() - 28.0).max(200.0);
     egui::ScrollArea::vertical()
         .id_salt("steps")
+        .auto_shrink([false, true])
         .max_height((available * 0.55).max(160.0))
         .show(ui, |ui| {
             if n_steps == 0 {
@@ -412,7 +421,8 @@ pub fn preprocessing_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
                     ui.visuals().widgets.noninteractive.bg_stroke
                 };
                 egui::Frame::group(ui.style()).stroke(stroke).show(ui, |ui| {
-                    ui.set_width(ui.available_width());
+                    ui.set_width(card_width);
+                    ui.set_max_width(card_width);
                     ui.horizontal(|ui| {
                         ui.checkbox(&mut entry.enabled, "")
                             .on_hover_text("Enable or disable this step without deleting it");
