@@ -67,10 +67,10 @@ fn fit_case(name: &str, n_persons: usize, n_items: usize, missing: f64, se: Stan
     println!(
         "{name}: {n_persons} x {n_items}, {:.0}% missing: {seconds:.3} s wall (calibration + EAP{}), {} EM cycles, converged {}, logL {:.3}, RMSE a {:.4}, RMSE b {:.4}; peak memory {:.0} MB (data alone {:.0} MB)",
         missing * 100.0,
-        if se == StandardErrorMethod::Hessian {
-            " + SEs"
-        } else {
-            ""
+        match se {
+            StandardErrorMethod::Hessian => " + Hessian SEs",
+            StandardErrorMethod::CrossProduct => " + cross-product SEs",
+            StandardErrorMethod::None => "",
         },
         c.cycles,
         c.converged,
@@ -282,6 +282,13 @@ fn main() {
         "fit" => fit_case("fit", 100_000, 100, 0.0, StandardErrorMethod::None),
         "fit-missing" => fit_case("fit-missing", 100_000, 100, 0.2, StandardErrorMethod::None),
         "fit-se" => fit_case("fit-se", 100_000, 100, 0.0, StandardErrorMethod::Hessian),
+        "fit-xpd" => fit_case(
+            "fit-xpd",
+            100_000,
+            100,
+            0.0,
+            StandardErrorMethod::CrossProduct,
+        ),
         "fit-small" => fit_case("fit-small", 10_000, 50, 0.0, StandardErrorMethod::Hessian),
         "long-csv" => long_case("long-csv", false),
         "long-sqlite" => long_case("long-sqlite", true),

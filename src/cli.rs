@@ -104,7 +104,7 @@ struct FitArgs {
     /// 3PL: shapes of the Beta prior on c, e.g. 5,17.
     #[arg(long, value_delimiter = ',', num_args = 2)]
     guessing_prior: Option<Vec<f64>>,
-    /// Standard errors: hessian or none.
+    /// Standard errors: hessian, crossprod (quicker for large data) or none.
     #[arg(long, default_value = "hessian", value_parser = parse_se)]
     se: StandardErrorMethod,
     /// Turn SQUAREM acceleration off (plain EM; same estimates, more cycles).
@@ -156,9 +156,10 @@ fn parse_scoring(text: &str) -> Result<ScoringMethod, String> {
 fn parse_se(text: &str) -> Result<StandardErrorMethod, String> {
     match text.to_ascii_lowercase().as_str() {
         "hessian" => Ok(StandardErrorMethod::Hessian),
+        "crossprod" => Ok(StandardErrorMethod::CrossProduct),
         "none" => Ok(StandardErrorMethod::None),
         _ => Err(format!(
-            "unknown standard-error method \"{text}\"; use hessian or none"
+            "unknown standard-error method \"{text}\"; use hessian, crossprod or none"
         )),
     }
 }

@@ -513,3 +513,75 @@ fn classical_statistics_on_lsat7() {
     let alpha = stats.cronbach_alpha.unwrap();
     assert!(alpha > 0.2 && alpha < 0.6, "alpha {alpha}");
 }
+
+#[test]
+fn cross_product_standard_errors_agree_with_the_hessian() {
+    let se_of = |result: &prediction::Calibration| -> Vec<f64> {
+        result
+            .items
+            .iter()
+            .flat_map(|i| [i.a_se.unwrap(), i.d_se.unwrap()])
+            .collect()
+    };
+    let with = |matrix: &ResponseMatrix, model, method| {
+        fit(
+            matrix,
+            &FitSettings {
+                model,
+                standard_errors: method,
+                ..FitSettings::default()
+            },
+        )
+    };
+    // Simulated 2PL, 5,000 × 20: the two estimates of the same information agree closely.
+    let truth = spread_items(20, 0.0, 61);
+    let (matrix, _) = simulate(&truth, 5000, 62);
+    let hessian = with(&matrix, ModelKind::TwoPl, StandardErrorMethod::Hessian);
+    let cross = with(&matrix, ModelKind::TwoPl, StandardErrorMethod::CrossProduct);
+    assert_eq!(cross.standard_errors, StandardErrorMethod::CrossProduct);
+    for (h, x) in se_of(&hessian).iter().zip(se_of(&cross)) {
+        assert!(
+            (x / h - 1.0).abs() < 0.1,
+            "cross-product SE {x} vs Hessian {h}"
+        );
+    }
+    // The estimates themselves do not depend on the SE method.
+    assert_eq!(hessian.items[3].a, cross.items[3].a);
+    // LSAT7 (1,000 examinees): within 20 %.
+    let hessian = with(&lsat7(), ModelKind::TwoPl, StandardErrorMethod::Hessian);
+    let cross = with(
+        &lsat7(),
+        ModelKind::TwoPl,
+        StandardErrorMethod::CrossProduct,
+    );
+    for (h, x) in se_of(&hessian).iter().zip(se_of(&cross)) {
+        assert!(
+            (x / h - 1.0).abs() < 0.2,
+            "LSAT7 cross-product SE {x} vs Hessian {h}"
+        );
+    }
+    // Common slope and guessing parameters are handled too.
+    let one = with(
+        &lsat7(),
+        ModelKind::OnePl,
+        StandardErrorMethod::CrossProduct,
+    );
+    assert!(
+        one.items
+            .iter()
+            .all(|i| i.a_se.is_some() && i.d_se.is_some())
+    );
+    let truth = spread_items(10, 0.2, 63);
+    let (matrix, _) = simulate(&truth, 3000, 64);
+    let three = with(
+        &matrix,
+        ModelKind::ThreePl,
+        StandardErrorMethod::CrossProduct,
+    );
+    assert!(
+        three
+            .items
+            .iter()
+            .all(|i| i.c_se.is_some_and(|s| s > 0.0 && s < 0.2))
+    );
+}

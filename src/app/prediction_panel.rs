@@ -172,9 +172,10 @@ fn settings_ui(ui: &mut egui::Ui, app: &mut IrtlabApp, fitting: bool) -> Action 
                     }
                 });
             ui.end_row();
-            ui.label("Standard errors").on_hover_text("From the numerical Hessian of the marginal log-likelihood; turning them off makes large fits quicker.");
+            ui.label("Standard errors").on_hover_text("Hessian: numerical Hessian of the marginal log-likelihood (most accurate). Cross-product: one pass over the data, far quicker for large tests. None: skip them.");
             ui.horizontal(|ui| {
                 ui.radio_value(&mut settings.standard_errors, StandardErrorMethod::Hessian, "Hessian");
+                ui.radio_value(&mut settings.standard_errors, StandardErrorMethod::CrossProduct, "cross-product");
                 ui.radio_value(&mut settings.standard_errors, StandardErrorMethod::None, "none");
             });
             ui.label("Acceleration").on_hover_text("SQUAREM extrapolation: the same estimates in fewer EM cycles.");

@@ -57,6 +57,12 @@ pub enum StandardErrorMethod {
     /// identity) of the marginal log-likelihood (log-posterior when a prior is used).
     #[default]
     Hessian,
+    /// Inverse of the cross-product ("empirical", XPD) information `Σ_p n_p g_p g_pᵀ`, `g_p` the
+    /// gradient of pattern p's log marginal likelihood: one pass over the data instead of two
+    /// E-steps per parameter, so far quicker for large tests; asymptotically the same, a little
+    /// noisier in small samples.
+    #[serde(rename = "crossprod")]
+    CrossProduct,
     /// No standard errors.
     None,
 }
@@ -67,6 +73,9 @@ impl StandardErrorMethod {
         match self {
             StandardErrorMethod::Hessian => {
                 "numerical Hessian of the marginal log-likelihood (central differences of the analytic gradient)"
+            }
+            StandardErrorMethod::CrossProduct => {
+                "cross-product (empirical) information of the marginal log-likelihood"
             }
             StandardErrorMethod::None => "not computed",
         }
@@ -1085,6 +1094,125 @@ fn parameter_covariance(
     Ok(linalg::inverse_positive_definite(&negative_hessian, n))
 }
 
+/// Covariance from the cross-product information `Σ_p n_p g_p g_pᵀ` (plus the negative Hessian
+/// of the log prior on c, which has no per-person part). `g_p` is the gradient of log f(x_p), by
+/// Fisher's identity `Σ_q w_pq ∂ log P(x_p | θ_q)`; for a binary response this is
+/// `Σ_q w_pq ∂P_jq / P_jq` when correct and `−Σ_q w_pq ∂P_jq / (1 − P_jq)` when wrong, so two
+/// tables per item and parameter serve every pattern.
+fn crossproduct_covariance(
+    layout: &Layout,
+    params: &[f64],
+    patterns: &Patterns,
+    quadrature: &Quadrature,
+) -> Option<Vec<f64>> {
+    let curves = layout.curves(params);
+    let nodes = &quadrature.nodes;
+    let n_nodes = nodes.len();
+    let n_items = curves.len();
+    let n_params = layout.n_params();
+    let estimate_guessing = layout.per_item() == 3 && !layout.common_slope();
+    let per_item = if estimate_guessing { 3 } else { 2 };
+    // Per item, parameter (slope, intercept[, guessing]) and node: ∂P/P and −∂P/(1 − P); and
+    // log P, log(1 − P) for the posterior.
+    let mut when_correct = vec![0.0; n_items * per_item * n_nodes];
+    let mut when_wrong = vec![0.0; n_items * per_item * n_nodes];
+    let mut log_correct = vec![0.0; n_items * n_nodes];
+    let mut log_wrong = vec![0.0; n_items * n_nodes];
+    for (j, curve) in curves.iter().enumerate() {
+        let c = curve.guessing;
+        for (q, &theta) in nodes.iter().enumerate() {
+            let psi = logistic(curve.slope * theta + curve.intercept);
+            let p = (c + (1.0 - c) * psi).clamp(1e-300, 1.0 - 1e-16);
+            let dpsi = (1.0 - c) * psi * (1.0 - psi);
+            let derivatives = [dpsi * theta, dpsi, 1.0 - psi];
+            for (k, dp) in derivatives.iter().take(per_item).enumerate() {
+                let at = (j * per_item + k) * n_nodes + q;
+                when_correct[at] = dp / p;
+                when_wrong[at] = -dp / (1.0 - p);
+            }
+            log_correct[j * n_nodes + q] = p.ln();
+            log_wrong[j * n_nodes + q] = (1.0 - p).ln();
+        }
+    }
+    let log_prior: Vec<f64> = quadrature.weights.iter().map(|w| w.ln()).collect();
+    // Column of each (item, parameter) in the free-parameter vector.
+    let column = |j: usize, k: usize| -> usize {
+        if layout.common_slope() {
+            if k == 0 { 0 } else { 1 + j }
+        } else {
+            j * per_item + k
+        }
+    };
+    let n_blocks = patterns.len().div_ceil(BLOCK);
+    let information = (0..n_blocks)
+        .into_par_iter()
+        .map(|b| {
+            let lo = b * BLOCK;
+            let hi = ((b + 1) * BLOCK).min(patterns.len());
+            let rows = hi - lo;
+            let mut gradients = vec![0.0; rows * n_params];
+            let mut values = vec![0.0; n_nodes];
+            for (i, p) in (lo..hi).enumerate() {
+                let row = patterns.row(p);
+                values.copy_from_slice(&log_prior);
+                for (j, &code) in row.iter().enumerate() {
+                    let table = match code {
+                        1 => &log_correct,
+                        0 => &log_wrong,
+                        _ => continue,
+                    };
+                    for (v, l) in values
+                        .iter_mut()
+                        .zip(&table[j * n_nodes..(j + 1) * n_nodes])
+                    {
+                        *v += l;
+                    }
+                }
+                posterior_in_place(&mut values, nodes);
+                let weight = patterns.counts[p].sqrt();
+                let gradient = &mut gradients[i * n_params..(i + 1) * n_params];
+                for (j, &code) in row.iter().enumerate() {
+                    let table = match code {
+                        1 => &when_correct,
+                        0 => &when_wrong,
+                        _ => continue,
+                    };
+                    for k in 0..per_item {
+                        let at = (j * per_item + k) * n_nodes;
+                        let g: f64 = values
+                            .iter()
+                            .zip(&table[at..at + n_nodes])
+                            .map(|(w, t)| w * t)
+                            .sum();
+                        gradient[column(j, k)] += weight * g;
+                    }
+                }
+            }
+            let mut block = vec![0.0; n_params * n_params];
+            linalg::gemm_transposed_a(
+                n_params, rows, n_params, &gradients, &gradients, 0.0, &mut block,
+            );
+            block
+        })
+        .reduce(
+            || vec![0.0; n_params * n_params],
+            |mut a, b| {
+                add_into(&mut a, &b);
+                a
+            },
+        );
+    let mut information = information;
+    if estimate_guessing && let Some((alpha, beta)) = layout.guessing_prior {
+        for (j, curve) in curves.iter().enumerate() {
+            let c = curve.guessing;
+            let at = column(j, 2);
+            information[at * n_params + at] +=
+                (alpha - 1.0) / (c * c) + (beta - 1.0) / ((1.0 - c) * (1.0 - c));
+        }
+    }
+    linalg::inverse_positive_definite(&information, n_params)
+}
+
 /// Start values: slopes 1, intercepts from the observed proportions correct, c from its prior
 /// mean.
 fn start_values(layout: &Layout, proportions: &[f64]) -> Vec<f64> {
@@ -1323,6 +1451,18 @@ pub fn calibrate(
             if covariance.is_none() {
                 warnings.push(
                     "standard errors unavailable: the information matrix is not positive definite (the model may be poorly identified)".into(),
+                );
+            }
+            covariance
+        }
+        StandardErrorMethod::CrossProduct => {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(PredictionError::Cancelled);
+            }
+            let covariance = crossproduct_covariance(&layout, &params, &patterns, &quadrature);
+            if covariance.is_none() {
+                warnings.push(
+                    "standard errors unavailable: the cross-product information is not positive definite (the model may be poorly identified)".into(),
                 );
             }
             covariance
