@@ -1066,12 +1066,6 @@ impl IrtlabApp {
                 };
             }
         });
-        if std::mem::take(&mut self.undo_requested) {
-            self.undo();
-        }
-        if std::mem::take(&mut self.redo_requested) {
-            self.redo();
-        }
         action
     }
 
@@ -1168,12 +1162,6 @@ impl IrtlabApp {
                 }
             });
         });
-        if std::mem::take(&mut self.undo_requested) {
-            self.undo();
-        }
-        if std::mem::take(&mut self.redo_requested) {
-            self.redo();
-        }
         action
     }
 
@@ -1415,6 +1403,14 @@ impl IrtlabApp {
         self.toasts_ui(&ctx);
         for action in actions {
             self.apply(action);
+        }
+        // Undo and redo are asked for from inside input and menu closures, which cannot borrow
+        // the app; they run here, once.
+        if std::mem::take(&mut self.undo_requested) {
+            self.undo();
+        }
+        if std::mem::take(&mut self.redo_requested) {
+            self.redo();
         }
         if self.process_due.is_some() || !self.jobs.is_empty() {
             ctx.request_repaint_after(Duration::from_millis(50));
