@@ -1069,6 +1069,20 @@ impl IrtlabApp {
         action
     }
 
+    /// The "Recent" submenu, shared by the File menu and the welcome strip.
+    fn recent_menu_ui(&self, ui: &mut egui::Ui, action: &mut Action) {
+        ui.menu_button("Recent", |ui| {
+            if self.settings.recent_files.is_empty() {
+                ui.weak("No recent files yet");
+            }
+            for path in &self.settings.recent_files {
+                if ui.button(path.display().to_string()).clicked() {
+                    *action = Action::Open(path.clone());
+                }
+            }
+        });
+    }
+
     fn menu_bar_ui(&mut self, ui: &mut egui::Ui) -> Action {
         let mut action = Action::None;
         egui::MenuBar::new().ui(ui, |ui| {
@@ -1094,16 +1108,7 @@ impl IrtlabApp {
                 {
                     action = Action::Dialog(DialogPurpose::SaveProjectAs);
                 }
-                ui.menu_button("Recent", |ui| {
-                    if self.settings.recent_files.is_empty() {
-                        ui.weak("No recent files");
-                    }
-                    for path in self.settings.recent_files.clone() {
-                        if ui.button(path.display().to_string()).clicked() {
-                            action = Action::Open(path);
-                        }
-                    }
-                });
+                self.recent_menu_ui(ui, &mut action);
                 if ui.button("Open the sample project").clicked() {
                     action = Action::Open(sample_project_path());
                 }
@@ -1283,16 +1288,7 @@ impl IrtlabApp {
                     if ui.button("Open project…").clicked() {
                         action = Action::Dialog(DialogPurpose::OpenProject);
                     }
-                    ui.menu_button("Recent", |ui| {
-                        if self.settings.recent_files.is_empty() {
-                            ui.weak("No recent files yet");
-                        }
-                        for path in self.settings.recent_files.clone() {
-                            if ui.button(path.display().to_string()).clicked() {
-                                action = Action::Open(path);
-                            }
-                        }
-                    });
+                    self.recent_menu_ui(ui, &mut action);
                     if ui.button("✕").on_hover_text("Hide this strip").clicked() {
                         self.settings.welcome_dismissed = true;
                     }
