@@ -4,7 +4,8 @@
 //! ```text
 //! cargo bench --bench bench -- fit            # 2PL, 100,000 × 100, complete: calibration + EAP
 //! cargo bench --bench bench -- fit-missing    # the same with 20 % missing responses
-//! cargo bench --bench bench -- fit-se         # complete, plus standard errors (numerical Hessian)
+//! cargo bench --bench bench -- fit-se         # complete, plus standard errors (observed information)
+//! cargo bench --bench bench -- graded         # graded, 100,000 × 50 × 5 categories: calibration + EAP
 //! cargo bench --bench bench -- long-csv       # 1,000,000-row long CSV → key scoring → wide 0/1
 //! cargo bench --bench bench -- long-sqlite    # the same from a SQLite table
 //! cargo bench --bench bench -- pipeline       # a 5-step pipeline on a 100,000 × 100 wide table
@@ -13,9 +14,12 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use irtlab::prediction::simulation::{SplitMix64, simulate_responses, typical_items};
+use irtlab::prediction::simulation::{
+    SplitMix64, simulate_responses, typical_items, typical_polytomous_items,
+};
 use irtlab::prediction::{
-    FitSettings, ItemParameters, ResponseMatrix, ScoringMethod, StandardErrorMethod, analyse,
+    FitSettings, ItemParameters, ItemType, ResponseMatrix, ScoringMethod, StandardErrorMethod,
+    analyse,
 };
 use irtlab::preparation::{CsvOptions, DuplicatePolicy, Layout, Source, SqliteSelection};
 use irtlab::preprocessing::{
@@ -37,9 +41,22 @@ fn peak_memory_mb() -> Option<f64> {
 
 fn fit_case(name: &str, n_persons: usize, n_items: usize, missing: f64, se: StandardErrorMethod) {
     let truth = items(n_items, 1);
-    let (matrix, _) = simulate_responses(&truth, n_persons, 1.0, missing, 2);
+    fit_items_case(name, &truth, ItemType::TwoPl, n_persons, missing, se);
+}
+
+fn fit_items_case(
+    name: &str,
+    truth: &[ItemParameters],
+    model: ItemType,
+    n_persons: usize,
+    missing: f64,
+    se: StandardErrorMethod,
+) {
+    let n_items = truth.len();
+    let (matrix, _) = simulate_responses(truth, n_persons, missing, 2);
     let memory_before = peak_memory_mb().unwrap_or(0.0);
     let settings = FitSettings {
+        model,
         standard_errors: se,
         ..FitSettings::default()
     };
@@ -53,30 +70,57 @@ fn fit_case(name: &str, n_persons: usize, n_items: usize, missing: f64, se: Stan
     )
     .expect("the simulated data fit");
     let seconds = start.elapsed().as_secs_f64();
+    if std::env::var_os("IRTLAB_BENCH_DETAIL").is_some() {
+        // Where the time goes: calibration alone, then scoring and the classical statistics.
+        let t = Instant::now();
+        let calibration =
+            irtlab::prediction::calibrate(&matrix, &settings, &mut |_| {}, &AtomicBool::new(false))
+                .expect("fits");
+        let calibrate_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let items = calibration.item_parameters();
+        let aligned = irtlab::prediction::align_items(&matrix, &items).expect("aligns");
+        let align_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let options = irtlab::prediction::scoring_options(&calibration, ScoringMethod::Eap);
+        irtlab::prediction::score_persons(&aligned, &items, &options).expect("scores");
+        let score_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        irtlab::prediction::classical_statistics(&aligned);
+        let classical_s = t.elapsed().as_secs_f64();
+        println!(
+            "  detail: calibrate {calibrate_s:.3} s ({} cycles), align {align_s:.3} s, EAP {score_s:.3} s, classical {classical_s:.3} s",
+            calibration.cycles
+        );
+    }
     let c = &analysis.calibration;
-    let rmse = |f: &dyn Fn(&ItemParameters) -> f64,
-                g: &dyn Fn(&irtlab::prediction::FittedItem) -> f64| {
+    let rmse = |f: &dyn Fn(&irtlab::prediction::items::IrtForm) -> Vec<f64>| {
+        let truth: Vec<f64> = truth.iter().flat_map(|t| f(&t.irt(1.0))).collect();
+        let estimates: Vec<f64> = c.items.iter().flat_map(|e| f(&e.irt)).collect();
         (truth
             .iter()
-            .zip(&c.items)
-            .map(|(t, e)| (f(t) - g(e)).powi(2))
+            .zip(&estimates)
+            .map(|(t, e)| (t - e).powi(2))
             .sum::<f64>()
-            / n_items as f64)
+            / truth.len().max(1) as f64)
             .sqrt()
     };
     println!(
         "{name}: {n_persons} x {n_items}, {:.0}% missing: {seconds:.3} s wall (calibration + EAP{}), {} EM cycles, converged {}, logL {:.3}, RMSE a {:.4}, RMSE b {:.4}; peak memory {:.0} MB (data alone {:.0} MB)",
         missing * 100.0,
         match se {
-            StandardErrorMethod::Hessian => " + Hessian SEs",
-            StandardErrorMethod::CrossProduct => " + cross-product SEs",
-            StandardErrorMethod::None => "",
+            StandardErrorMethod::Observed => format!(
+                " + standard errors: {}",
+                c.standard_error_route.as_deref().unwrap_or("failed")
+            ),
+            StandardErrorMethod::CrossProduct => " + cross-product SEs".to_string(),
+            StandardErrorMethod::None => String::new(),
         },
         c.cycles,
         c.converged,
         c.log_likelihood,
-        rmse(&|t| t.a, &|e| e.a),
-        rmse(&|t| t.b, &|e| e.b),
+        rmse(&|f| f.a.into_iter().collect()),
+        rmse(&|f| f.b.clone()),
         peak_memory_mb().unwrap_or(f64::NAN),
         memory_before,
     );
@@ -88,7 +132,7 @@ const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
 /// `LETTERS[j % 4]`, wrong answers pick another letter.
 fn simulated_letters(n_persons: usize, n_items: usize) -> Vec<Vec<&'static str>> {
     let truth = items(n_items, 3);
-    let (matrix, _) = simulate_responses(&truth, n_persons, 1.0, 0.0, 4);
+    let (matrix, _) = simulate_responses(&truth, n_persons, 0.0, 4);
     let mut rng = SplitMix64::new(5);
     (0..n_persons)
         .map(|p| {
@@ -289,7 +333,15 @@ fn main() {
         "long-run" => long_run(&arguments[1], &arguments[2]),
         "fit" => fit_case("fit", 100_000, 100, 0.0, StandardErrorMethod::None),
         "fit-missing" => fit_case("fit-missing", 100_000, 100, 0.2, StandardErrorMethod::None),
-        "fit-se" => fit_case("fit-se", 100_000, 100, 0.0, StandardErrorMethod::Hessian),
+        "fit-se" => fit_case("fit-se", 100_000, 100, 0.0, StandardErrorMethod::Observed),
+        "graded" => fit_items_case(
+            "graded",
+            &typical_polytomous_items(ItemType::Graded, 50, 5, 7, "item"),
+            ItemType::Graded,
+            100_000,
+            0.0,
+            StandardErrorMethod::None,
+        ),
         "fit-xpd" => fit_case(
             "fit-xpd",
             100_000,
@@ -297,12 +349,12 @@ fn main() {
             0.0,
             StandardErrorMethod::CrossProduct,
         ),
-        "fit-small" => fit_case("fit-small", 10_000, 50, 0.0, StandardErrorMethod::Hessian),
+        "fit-small" => fit_case("fit-small", 10_000, 50, 0.0, StandardErrorMethod::Observed),
         "long-csv" => long_case("long-csv", false),
         "long-sqlite" => long_case("long-sqlite", true),
         "pipeline" => pipeline_case(),
         other => eprintln!(
-            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-small, long-csv, long-sqlite, pipeline"
+            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-xpd, fit-small, graded, long-csv, long-sqlite, pipeline"
         ),
     }
 }

@@ -1,5 +1,7 @@
 //! Command-line interface: argument definitions (clap) and the commands, each a thin wrapper
-//! over the library with a terminal progress bar.
+//! over the library with a terminal progress bar. Every command checks its outputs before it
+//! computes anything (never an input, folders that exist) and writes them all together or not
+//! at all.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -9,19 +11,27 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use irtlab::export::{Destination, export_table, write_table_to};
+use irtlab::export::OutputSet;
 use irtlab::prediction::{
-    self, Analysis, FitSettings, Guessing, ModelKind, Progress, ResponseMatrix, ScoringMethod,
-    StandardErrorMethod, tables,
+    self, Analysis, FitSettings, Guessing, ItemParameters, ItemType, PriorSetting, Progress,
+    ResponseMatrix, ScoringMethod, StandardErrorMethod, tables,
 };
-use irtlab::preparation::Layout;
-use irtlab::preparation::{CsvOptions, read_csv};
+use irtlab::preparation::{Layout, Source};
 use irtlab::project::{self, Prepared, Project};
 
-/// Item Response Theory analysis: prepare data, calibrate Rasch/1PL/2PL/3PL models, score
-/// abilities, compute probabilities. Without a subcommand, opens the desktop app.
+const EXAMPLES: &str = "Examples:
+  irtlab fit data.csv --id id --scores-out scores.csv
+  irtlab fit data.csv --id id --model 3pl --prior c=beta(5,17) --items-out items.csv
+  irtlab fit data.csv --id id --model 3pl --prior c=none --se none --json
+  irtlab fit data.csv --id id --model graded --item-model Q1=2pl --probabilities-out p.csv
+  irtlab fit data.csv --id id --prior a=lognormal(0,0.5) --scoring wle --scores-out wle.csv
+  irtlab probabilities --item-parameters items.csv --theta -4:4:0.5 --out grid.csv";
+
+/// Item Response Theory analysis: prepare data, calibrate IRT models (Rasch, 1PL–4PL, graded,
+/// partial credit, rating scale, nominal), score abilities, compute probabilities. Without a
+/// subcommand, opens the desktop app.
 #[derive(Parser, Debug)]
-#[command(name = "irtlab", version, about)]
+#[command(name = "irtlab", version, about, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -31,10 +41,11 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Calibrate an IRT model on a wide CSV (a row per person, a column per item: 0/1/empty)
-    /// and score every person.
+    /// Calibrate an IRT model on a wide table (a row per person, a column per item) and score
+    /// every person.
+    #[command(after_help = EXAMPLES)]
     Fit(FitArgs),
-    /// Compute P(correct) from item parameters, over a θ grid or at given θ values.
+    /// Compute category probabilities from item parameters, over a θ grid or at given θ values.
     Probabilities(ProbabilitiesArgs),
     /// Rerun a saved project: preparation → preprocessing → calibration → scoring; write the
     /// items, scores and probabilities tables.
@@ -70,55 +81,76 @@ struct PrepareArgs {
     replace_table: bool,
 }
 
+/// The calibration options shared by `fit` and the commands built on it.
+#[derive(clap::Args, Debug, Clone)]
+struct ModelArgs {
+    /// Item type of every item: rasch, 1pl, 2pl, 3pl, 4pl, graded, gpcm, pcm, rsm, nominal.
+    #[arg(long, default_value = "2pl", value_parser = parse_item_type)]
+    model: ItemType,
+    /// Item type of one item, overriding --model: ITEM=TYPE (repeatable).
+    #[arg(long = "item-model", value_name = "ITEM=TYPE", value_parser = parse_item_model)]
+    item_models: Vec<(String, ItemType)>,
+    /// A prior on a kind of parameter (a, d, c, u, ak), for every item or one (ITEM:KIND=…):
+    /// c=beta(5,17), a=lognormal(0,0.5), d=normal(0,2), c=none (repeatable).
+    #[arg(long = "prior", value_name = "SPEC", value_parser = parse_prior)]
+    priors: Vec<PriorSetting>,
+    /// Fix these items' parameters (an items table: CSV, Parquet or SQLite) and calibrate the
+    /// rest on their scale.
+    #[arg(long)]
+    fixed_items: Option<PathBuf>,
+    /// 3PL/4PL: fix c at this value for every item instead of estimating it.
+    #[arg(long)]
+    fixed_guessing: Option<f64>,
+    /// Number of quadrature nodes on [−6, 6].
+    #[arg(long, default_value_t = 61)]
+    quadrature: usize,
+    /// Stop when the largest parameter change and the log-likelihood's rise are below this.
+    #[arg(long, default_value_t = 1e-4)]
+    tolerance: f64,
+    /// At most this many EM cycles.
+    #[arg(long, default_value_t = 500)]
+    max_cycles: usize,
+    /// Scaling constant D of the reported a and b: 1 (logistic) or 1.702 (normal-ogive metric).
+    #[arg(long, default_value_t = 1.0)]
+    scaling: f64,
+    /// Standard errors: observed (exact observed information), crossprod or none.
+    #[arg(long, default_value = "observed", value_parser = parse_se)]
+    se: StandardErrorMethod,
+    /// Turn SQUAREM acceleration off (plain EM; same estimates, more cycles).
+    #[arg(long)]
+    no_acceleration: bool,
+}
+
 #[derive(clap::Args, Debug)]
 struct FitArgs {
-    /// The wide CSV file.
+    /// The data: a wide CSV (or Parquet, or SQLite with one table).
     data: PathBuf,
-    /// Model: rasch, 1pl, 2pl or 3pl.
-    #[arg(long, default_value = "2pl", value_parser = parse_model)]
-    model: ModelKind,
     /// The person-id column (row numbers are used without it).
     #[arg(long)]
     id: Option<String>,
     /// Item columns, comma-separated (default: every column but the id).
     #[arg(long, value_delimiter = ',')]
     items: Option<Vec<String>>,
-    /// Number of quadrature nodes on [−6, 6].
-    #[arg(long, default_value_t = 61)]
-    quadrature: usize,
-    /// Stop when the largest parameter change is below this.
-    #[arg(long, default_value_t = 1e-4)]
-    tolerance: f64,
-    /// At most this many EM cycles.
-    #[arg(long, default_value_t = 500)]
-    max_cycles: usize,
-    /// Scaling constant D: 1 (logistic) or 1.702 (normal-ogive metric).
-    #[arg(long, default_value_t = 1.0)]
-    scaling: f64,
-    /// Ability estimation: eap, map or ml.
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Ability estimation: eap, map, ml or wle.
     #[arg(long, default_value = "eap", value_parser = parse_scoring)]
     scoring: ScoringMethod,
-    /// 3PL: fix c at this value instead of estimating it.
-    #[arg(long)]
-    fixed_guessing: Option<f64>,
-    /// 3PL: shapes of the Beta prior on c, e.g. 5,17.
-    #[arg(long, value_delimiter = ',', num_args = 2)]
-    guessing_prior: Option<Vec<f64>>,
-    /// Standard errors: hessian, crossprod (quicker for large data) or none.
-    #[arg(long, default_value = "hessian", value_parser = parse_se)]
-    se: StandardErrorMethod,
-    /// Turn SQUAREM acceleration off (plain EM; same estimates, more cycles).
-    #[arg(long)]
-    no_acceleration: bool,
-    /// Write the items table here (.csv or .parquet).
+    /// Write the items table here (.csv, .parquet, or .sqlite/.db).
     #[arg(long)]
     items_out: Option<PathBuf>,
     /// Write the scores table here.
     #[arg(long)]
     scores_out: Option<PathBuf>,
-    /// Write P(correct) per person × item here.
+    /// Write category probabilities per person × item here.
     #[arg(long)]
     probabilities_out: Option<PathBuf>,
+    /// Write expected item scores per person × item here.
+    #[arg(long)]
+    expected_out: Option<PathBuf>,
+    /// Replace SQLite tables that exist.
+    #[arg(long)]
+    replace_table: bool,
     /// Print one JSON object with the fit summary to stdout.
     #[arg(long)]
     json: bool,
@@ -126,7 +158,7 @@ struct FitArgs {
 
 #[derive(clap::Args, Debug)]
 struct ProbabilitiesArgs {
-    /// Table of item parameters with columns item, a, b and optionally c.
+    /// Table of item parameters in the items-table layout (item, model, categories, a, b…, c…).
     #[arg(long)]
     item_parameters: PathBuf,
     /// θ grid FROM:TO:STEP.
@@ -135,33 +167,57 @@ struct ProbabilitiesArgs {
     /// Table with columns id and theta (e.g. written by `irtlab fit --scores-out`).
     #[arg(long)]
     scores: Option<PathBuf>,
-    /// Scaling constant D of the parameters.
+    /// Scaling constant D of the table's a.
     #[arg(long, default_value_t = 1.0)]
     scaling: f64,
-    /// Output file (.csv or .parquet).
+    /// Write expected item scores instead of category probabilities.
+    #[arg(long)]
+    expected: bool,
+    /// Output file (.csv, .parquet or .sqlite/.db).
     #[arg(long)]
     out: PathBuf,
 }
 
-fn parse_model(text: &str) -> Result<ModelKind, String> {
-    ModelKind::parse(text)
-        .ok_or_else(|| format!("unknown model \"{text}\"; use rasch, 1pl, 2pl or 3pl"))
+fn parse_item_type(text: &str) -> Result<ItemType, String> {
+    ItemType::parse(text).ok_or_else(|| {
+        format!(
+            "unknown item type \"{}\"; use one of {}",
+            irtlab::text::shorten(text, 30),
+            ItemType::ALL.map(|t| t.name()).join(", ")
+        )
+    })
+}
+
+fn parse_item_model(text: &str) -> Result<(String, ItemType), String> {
+    let (item, model) = text.rsplit_once('=').ok_or_else(|| {
+        format!(
+            "\"{}\" must be ITEM=TYPE, e.g. Q5=gpcm",
+            irtlab::text::shorten(text, 40)
+        )
+    })?;
+    Ok((item.trim().to_string(), parse_item_type(model)?))
+}
+
+fn parse_prior(text: &str) -> Result<PriorSetting, String> {
+    PriorSetting::parse(text)
 }
 
 fn parse_scoring(text: &str) -> Result<ScoringMethod, String> {
-    ScoringMethod::parse(text)
-        .ok_or_else(|| format!("unknown scoring \"{text}\"; use eap, map or ml"))
+    ScoringMethod::parse(text).ok_or_else(|| {
+        format!(
+            "unknown scoring \"{}\"; use eap, map, ml or wle",
+            irtlab::text::shorten(text, 30)
+        )
+    })
 }
 
 fn parse_se(text: &str) -> Result<StandardErrorMethod, String> {
-    match text.to_ascii_lowercase().as_str() {
-        "hessian" => Ok(StandardErrorMethod::Hessian),
-        "crossprod" => Ok(StandardErrorMethod::CrossProduct),
-        "none" => Ok(StandardErrorMethod::None),
-        _ => Err(format!(
-            "unknown standard-error method \"{text}\"; use hessian, crossprod or none"
-        )),
-    }
+    StandardErrorMethod::parse(text).ok_or_else(|| {
+        format!(
+            "unknown standard-error method \"{}\"; use observed, crossprod or none",
+            irtlab::text::shorten(text, 30)
+        )
+    })
 }
 
 /// Runs the parsed command line.
@@ -199,9 +255,9 @@ impl CycleProgress {
             Some(max_cycles as u64),
             indicatif::ProgressDrawTarget::hidden(),
         );
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} {prefix} {pos}/{len}  log-likelihood {msg}  [{elapsed}]",
-        ) {
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {prefix} {pos}/{len}  {msg}  [{elapsed}]")
+        {
             bar.set_style(style);
         }
         CycleProgress {
@@ -210,15 +266,24 @@ impl CycleProgress {
         }
     }
 
-    /// Records one cycle.
+    /// Records one cycle or standard-error step.
     pub fn update(&self, progress: Progress) {
         if self.bar.is_hidden() && self.started.elapsed() > Duration::from_millis(500) {
             self.bar
                 .set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
-        self.bar.set_position(progress.cycle as u64);
-        self.bar
-            .set_message(format!("{:.3}", progress.log_likelihood));
+        match progress.standard_errors {
+            Some((done, total)) => {
+                self.bar.set_length(total as u64);
+                self.bar.set_position(done as u64);
+                self.bar.set_message("standard errors");
+            }
+            None => {
+                self.bar.set_position(progress.cycle as u64);
+                self.bar
+                    .set_message(format!("EM, log-likelihood {:.3}", progress.log_likelihood));
+            }
+        }
     }
 
     /// Removes the bar.
@@ -227,31 +292,93 @@ impl CycleProgress {
     }
 }
 
+impl ModelArgs {
+    /// The fit settings these options ask for; anchored items are read from `--fixed-items`.
+    fn settings(&self) -> Result<FitSettings> {
+        let guessing = match self.fixed_guessing {
+            Some(value) => Guessing::Fixed { value },
+            None => Guessing::default(),
+        };
+        let fixed_items = match &self.fixed_items {
+            Some(path) => read_items_table(path, self.scaling)?,
+            None => Vec::new(),
+        };
+        let settings = FitSettings {
+            model: self.model,
+            item_models: self.item_models.iter().cloned().collect(),
+            priors: self.priors.clone(),
+            fixed_items,
+            quadrature_points: self.quadrature,
+            tolerance: self.tolerance,
+            max_cycles: self.max_cycles,
+            scaling: self.scaling,
+            guessing,
+            standard_errors: self.se,
+            acceleration: !self.no_acceleration,
+            ..FitSettings::default()
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+/// Reads an items table (CSV, Parquet or the first table of a SQLite database).
+fn read_items_table(path: &Path, scaling: f64) -> Result<Vec<ItemParameters>> {
+    let frame = Source::for_file(path)?.load(None)?;
+    tables::items_from_table(&frame, scaling).with_context(|| format!("{}", path.display()))
+}
+
+/// Adds an optional output to the set.
+fn add_output(
+    outputs: &mut OutputSet,
+    path: Option<&Path>,
+    table: &str,
+    replace: bool,
+) -> Result<bool> {
+    match path {
+        Some(path) => {
+            outputs.add_path(path, table, replace)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 fn fit(args: FitArgs) -> Result<()> {
-    let frame = read_csv(&args.data, &CsvOptions::default())?;
+    let mut inputs = vec![args.data.clone()];
+    inputs.extend(args.model.fixed_items.clone());
+    // Outputs are checked before anything is read or computed.
+    let mut outputs = OutputSet::new(inputs);
+    let want_items = add_output(
+        &mut outputs,
+        args.items_out.as_deref(),
+        "items",
+        args.replace_table,
+    )?;
+    let want_scores = add_output(
+        &mut outputs,
+        args.scores_out.as_deref(),
+        "scores",
+        args.replace_table,
+    )?;
+    let want_probabilities = add_output(
+        &mut outputs,
+        args.probabilities_out.as_deref(),
+        "probabilities",
+        args.replace_table,
+    )?;
+    let want_expected = add_output(
+        &mut outputs,
+        args.expected_out.as_deref(),
+        "expected_scores",
+        args.replace_table,
+    )?;
+    let settings = args.model.settings()?;
+    let frame = Source::for_file(&args.data)?.load(None)?;
     let responses =
         ResponseMatrix::from_dataframe(&frame, args.id.as_deref(), args.items.as_deref())
             .with_context(|| format!("{}", args.data.display()))?;
-    let guessing = match (args.fixed_guessing, &args.guessing_prior) {
-        (Some(_), Some(_)) => bail!("give either --fixed-guessing or --guessing-prior, not both"),
-        (Some(value), None) => Guessing::Fixed { value },
-        (None, Some(shapes)) => Guessing::Prior {
-            alpha: shapes[0],
-            beta: shapes[1],
-        },
-        (None, None) => Guessing::default(),
-    };
-    let settings = FitSettings {
-        model: args.model,
-        quadrature_points: args.quadrature,
-        tolerance: args.tolerance,
-        max_cycles: args.max_cycles,
-        scaling: args.scaling,
-        guessing,
-        standard_errors: args.se,
-        acceleration: !args.no_acceleration,
-        ..FitSettings::default()
-    };
+    drop(frame);
     let analysis = analyse_with_progress(&responses, &settings, args.scoring)?;
     report_warnings(&analysis);
     if args.json {
@@ -259,12 +386,21 @@ fn fit(args: FitArgs) -> Result<()> {
     } else {
         print!("{}", fit_summary(&analysis));
     }
-    write_outputs(
-        &analysis,
-        args.items_out.as_deref(),
-        args.scores_out.as_deref(),
-        args.probabilities_out.as_deref(),
-    )
+    let mut frames = Vec::new();
+    if want_items {
+        frames.push(analysis.items_table()?);
+    }
+    if want_scores {
+        frames.push(analysis.scores_table()?);
+    }
+    if want_probabilities {
+        frames.push(analysis.person_probabilities_table()?);
+    }
+    if want_expected {
+        frames.push(analysis.expected_scores_table()?);
+    }
+    outputs.write(&mut frames)?;
+    Ok(())
 }
 
 /// Runs [`prediction::analyse`] with a terminal progress bar.
@@ -286,7 +422,7 @@ pub fn analyse_with_progress(
     Ok(result?)
 }
 
-/// Prints the analysis's warnings, and a note on undefined ML scores, to stderr.
+/// Prints the analysis's warnings, and a note on undefined scores, to stderr.
 pub fn report_warnings(analysis: &Analysis) {
     for warning in &analysis.calibration.warnings {
         eprintln!("warning: {warning}");
@@ -314,7 +450,7 @@ pub fn fit_summary(analysis: &Analysis) -> String {
     let _ = writeln!(
         out,
         "{} fit: {} persons, {} items, {} distinct response patterns",
-        c.settings.model,
+        c.model_label(),
         c.n_persons,
         c.items.len(),
         c.n_patterns
@@ -334,15 +470,21 @@ pub fn fit_summary(analysis: &Analysis) -> String {
             "NOT converged"
         }
     );
-    if c.settings.model == ModelKind::Rasch {
+    if c.latent_variance_se.is_some() || c.latent_mean_se.is_some() {
         let _ = writeln!(
             out,
-            "latent variance {:.4} (SE {})",
+            "latent distribution: mean {:.4} (SE {}), variance {:.4} (SE {})",
+            c.latent_mean,
+            format_optional(c.latent_mean_se, 4),
             c.latent_variance,
             format_optional(c.latent_variance_se, 4)
         );
     }
-    let _ = writeln!(out, "standard errors: {}", c.standard_errors.describe());
+    let _ = writeln!(
+        out,
+        "standard errors: {}",
+        c.standard_error_route.as_deref().unwrap_or("not computed")
+    );
     if let Some(alpha) = analysis.classical.cronbach_alpha {
         let _ = writeln!(
             out,
@@ -353,27 +495,34 @@ pub fn fit_summary(analysis: &Analysis) -> String {
     let width = c
         .items
         .iter()
-        .map(|i| i.item.len())
+        .map(|i| i.item.chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
     let _ = writeln!(
         out,
-        "{:<width$}  {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "item", "a", "b", "c", "d", "a_se", "b_se", "c_se"
+        "{:<width$}  {:<8} {:>8} {:>8} {:>8} {:>8}  b (SE)",
+        "item", "model", "a", "a_se", "c", "u"
     );
     for item in &c.items {
+        let thresholds: Vec<String> = item
+            .irt
+            .b
+            .iter()
+            .zip(&item.irt_se.b)
+            .map(|(b, se)| format!("{b:.3} ({})", format_optional(*se, 3)))
+            .collect();
         let _ = writeln!(
             out,
-            "{:<width$}  {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8} {:>8} {:>8}",
+            "{:<width$}  {:<8} {:>8} {:>8} {:>8} {:>8}  {}{}",
             item.item,
-            item.a,
-            item.b,
-            item.c,
-            item.d,
-            format_optional(item.a_se, 3),
-            format_optional(item.b_se, 3),
-            format_optional(item.c_se, 3)
+            item.model.name(),
+            format_optional(item.irt.a, 3),
+            format_optional(item.a_se(), 3),
+            format_optional(item.irt.c, 3),
+            format_optional(item.irt.u, 3),
+            thresholds.join("  "),
+            if item.anchored { "  (fixed)" } else { "" }
         );
     }
     for excluded in &c.excluded_items {
@@ -387,47 +536,45 @@ pub fn fit_summary(analysis: &Analysis) -> String {
 }
 
 /// The `--json` summary object.
-pub fn fit_json(analysis: &Analysis) -> String {
+pub fn fit_json(analysis: &Analysis) -> serde_json::Value {
     let c = &analysis.calibration;
+    let number_or_list = |values: &[f64], dichotomous: bool| -> serde_json::Value {
+        if dichotomous {
+            values
+                .first()
+                .map_or(serde_json::Value::Null, |v| serde_json::json!(v))
+        } else {
+            serde_json::json!(values)
+        }
+    };
     let items: Vec<serde_json::Value> = c
         .items
         .iter()
-        .map(|i| serde_json::json!({"item": i.item, "a": i.a, "b": i.b, "c": i.c, "d": i.d}))
+        .map(|i| {
+            let dichotomous = i.categories.len() == 2;
+            serde_json::json!({
+                "item": i.item,
+                "model": i.model.name(),
+                "a": i.irt.a,
+                "b": number_or_list(&i.irt.b, dichotomous),
+                "d": number_or_list(&i.irt.d, dichotomous),
+                "c": i.irt.c,
+                "u": i.irt.u,
+            })
+        })
         .collect();
     serde_json::json!({
-        "model": c.settings.model.name(),
+        "model": c.model_name(),
         "log_likelihood": c.log_likelihood,
         "aic": c.aic,
         "bic": c.bic,
         "parameters": c.parameters,
         "cycles": c.cycles,
         "converged": c.converged,
+        "latent_mean": c.latent_mean,
+        "latent_variance": c.latent_variance,
         "items": items,
     })
-    .to_string()
-}
-
-/// Writes whichever of the items, scores and probabilities tables were asked for.
-pub fn write_outputs(
-    analysis: &Analysis,
-    items_out: Option<&Path>,
-    scores_out: Option<&Path>,
-    probabilities_out: Option<&Path>,
-) -> Result<()> {
-    if let Some(path) = items_out {
-        write_table_to(&mut analysis.items_table()?, path, "items")?;
-    }
-    if let Some(path) = scores_out {
-        write_table_to(&mut analysis.scores_table()?, path, "scores")?;
-    }
-    if let Some(path) = probabilities_out {
-        write_table_to(
-            &mut analysis.person_probabilities_table()?,
-            path,
-            "probabilities",
-        )?;
-    }
-    Ok(())
 }
 
 fn probabilities(args: ProbabilitiesArgs) -> Result<()> {
@@ -437,28 +584,46 @@ fn probabilities(args: ProbabilitiesArgs) -> Result<()> {
             args.scaling
         );
     }
-    let item_frame = read_csv(&args.item_parameters, &CsvOptions::default())?;
-    let items = tables::items_from_table(&item_frame)
-        .with_context(|| format!("{}", args.item_parameters.display()))?;
-    let mut table = match (&args.theta, &args.scores) {
-        (_, Some(scores_path)) => {
-            let scores_frame = read_csv(scores_path, &CsvOptions::default())?;
+    let mut inputs = vec![args.item_parameters.clone()];
+    inputs.extend(args.scores.clone());
+    let mut outputs = OutputSet::new(inputs);
+    outputs.add_path(
+        &args.out,
+        if args.expected {
+            "expected_scores"
+        } else {
+            "probabilities"
+        },
+        false,
+    )?;
+    // The grid is checked before anything is read.
+    let grid = match (&args.theta, &args.scores) {
+        (_, Some(_)) => None,
+        (Some(grid), None) => Some(tables::parse_theta_grid(grid)?),
+        (None, None) => Some(tables::theta_grid(-4.0, 4.0, 0.1)?),
+    };
+    let items = read_items_table(&args.item_parameters, args.scaling)?;
+    let table = match (grid, &args.scores) {
+        (Some(grid), _) => {
+            if args.expected {
+                tables::grid_expected_scores_table(&items, &grid)?
+            } else {
+                tables::grid_probabilities_table(&items, &grid)?
+            }
+        }
+        (None, Some(scores_path)) => {
+            let scores_frame = Source::for_file(scores_path)?.load(None)?;
             let scores = tables::scores_from_table(&scores_frame)
                 .with_context(|| format!("{}", scores_path.display()))?;
-            tables::person_probabilities_table(&items, &scores, args.scaling)?
+            if args.expected {
+                tables::expected_scores_table(&items, &scores)?
+            } else {
+                tables::person_probabilities_table(&items, &scores)?
+            }
         }
-        (Some(grid), None) => tables::grid_probabilities_table(
-            &items,
-            &tables::parse_theta_grid(grid)?,
-            args.scaling,
-        )?,
-        (None, None) => tables::grid_probabilities_table(
-            &items,
-            &tables::theta_grid(-4.0, 4.0, 0.1)?,
-            args.scaling,
-        )?,
+        (None, None) => unreachable!("a grid is made when no scores are given"),
     };
-    write_table_to(&mut table, &args.out, "probabilities")?;
+    outputs.write(&mut [table])?;
     Ok(())
 }
 
@@ -514,8 +679,25 @@ fn load_project(path: &Path) -> Result<(Project, Option<PathBuf>)> {
     Ok((project, base))
 }
 
+/// The files a project reads: the project file and its source.
+fn project_inputs(path: &Path, project: &Project, base: Option<&Path>) -> Vec<PathBuf> {
+    vec![
+        path.to_path_buf(),
+        project.resolved_source(base).path().to_path_buf(),
+    ]
+}
+
 fn run_project(args: RunArgs) -> Result<()> {
     let (project, base) = load_project(&args.project)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    let mut outputs = OutputSet::new(project_inputs(&args.project, &project, base.as_deref()));
+    let items_path = args.out.join("items.csv");
+    let scores_path = args.out.join("scores.csv");
+    let probabilities_path = args.out.join("probabilities.csv");
+    outputs.add_path(&items_path, "items", false)?;
+    outputs.add_path(&scores_path, "scores", false)?;
+    outputs.add_path(&probabilities_path, "probabilities", false)?;
     let prepared = project::prepare(&project, base.as_deref())?;
     print_preparation(&project, &prepared);
     let matrix = project::response_matrix(&project, &prepared)?;
@@ -532,29 +714,28 @@ fn run_project(args: RunArgs) -> Result<()> {
     } else {
         print!("{}", fit_summary(&analysis));
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
-    let items = args.out.join("items.csv");
-    let scores = args.out.join("scores.csv");
-    let probabilities = args.out.join("probabilities.csv");
-    write_outputs(&analysis, Some(&items), Some(&scores), Some(&probabilities))?;
+    outputs.write(&mut [
+        analysis.items_table()?,
+        analysis.scores_table()?,
+        analysis.person_probabilities_table()?,
+    ])?;
     eprintln!(
         "wrote {}, {} and {}",
-        items.display(),
-        scores.display(),
-        probabilities.display()
+        items_path.display(),
+        scores_path.display(),
+        probabilities_path.display()
     );
     Ok(())
 }
 
 fn prepare_project(args: PrepareArgs) -> Result<()> {
     let (project, base) = load_project(&args.project)?;
+    let mut outputs = OutputSet::new(project_inputs(&args.project, &project, base.as_deref()));
+    outputs.add_path(&args.out, &args.table, args.replace_table)?;
     let prepared = project::prepare(&project, base.as_deref())?;
     print_preparation(&project, &prepared);
     let matrix = project::response_matrix(&project, &prepared)?;
-    let mut destination = Destination::for_path(&args.out, &args.table)?;
-    destination.replace_table = args.replace_table;
-    export_table(&mut matrix.to_dataframe()?, &destination)?;
+    outputs.write(&mut [matrix.to_dataframe()?])?;
     eprintln!(
         "wrote {}: {} persons × {} items",
         args.out.display(),

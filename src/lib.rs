@@ -13,8 +13,9 @@ pub mod prediction;
 pub mod preparation;
 pub mod preprocessing;
 pub mod project;
+pub mod text;
 
 pub use prediction::{
-    Analysis, Calibration, FitSettings, ItemParameters, ModelKind, ResponseMatrix, ScoringMethod,
+    Analysis, Calibration, FitSettings, ItemParameters, ItemType, ResponseMatrix, ScoringMethod,
     analyse,
 };

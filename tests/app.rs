@@ -134,13 +134,13 @@ fn fitting_shows_the_item_table() {
     });
     harness.get_by_label_contains("Prediction").click();
     harness.run_steps(2);
-    harness.state_mut().project.model.model = irtlab::prediction::ModelKind::OnePl;
+    harness.state_mut().project.model.model = irtlab::prediction::ItemType::OnePl;
     harness.get_by_label("▶ Fit model").click();
     run_until(&mut harness, "the 1PL fit", |app| {
         app.prediction
             .analysis
             .as_ref()
-            .is_some_and(|a| a.calibration.settings.model == irtlab::prediction::ModelKind::OnePl)
+            .is_some_and(|a| a.calibration.settings.model == irtlab::prediction::ItemType::OnePl)
     });
     assert!(has_label(&harness, "Log-likelihood"));
     assert!(has_label(&harness, "Q01"));
@@ -229,15 +229,17 @@ fn an_export_writes_a_file_that_reads_back_equal() {
 
 #[test]
 fn pasted_and_loaded_parameters_and_svg_plots() {
-    let items =
-        irtlab::app::parse_pasted_items("item,a,b,c\nQ1,1.2,-0.5,0.2\nQ2\t0.8\t1.0\n").unwrap();
+    let items = irtlab::app::parse_pasted_items("item,a,b,c\nQ1,1.2,-0.5,0.2\nQ2\t0.8\t1.0\n", 1.0)
+        .unwrap();
     assert_eq!(items.len(), 2);
-    assert_eq!((items[0].a, items[0].b, items[0].c), (1.2, -0.5, 0.2));
-    assert_eq!(items[1].c, 0.0);
-    let error = irtlab::app::parse_pasted_items("Q1,1.2,abc").unwrap_err();
+    let form = items[0].irt(1.0);
+    assert!((form.a.unwrap() - 1.2).abs() < 1e-12 && (form.b[0] + 0.5).abs() < 1e-12);
+    assert_eq!(form.c, Some(0.2));
+    assert_eq!(items[1].irt(1.0).c, None);
+    let error = irtlab::app::parse_pasted_items("Q1,1.2,abc", 1.0).unwrap_err();
     assert!(error.contains("line 1"), "{error}");
     assert!(
-        irtlab::app::parse_pasted_items("Q1,1,0,1.5")
+        irtlab::app::parse_pasted_items("Q1,1,0,1.5", 1.0)
             .unwrap_err()
             .contains("[0, 1)")
     );
@@ -249,9 +251,9 @@ fn pasted_and_loaded_parameters_and_svg_plots() {
         "items.csv",
         b"item,a,b,c,d\nQ1,1.5,0.25,,\nQ2,0.7,-1,0.1,\n",
     );
-    let loaded = irtlab::app::load_parameter_file(&path).unwrap();
-    assert_eq!(loaded[0].c, 0.0);
-    assert_eq!(loaded[1].b, -1.0);
+    let loaded = irtlab::app::load_parameter_file(&path, 1.0).unwrap();
+    assert_eq!(loaded[0].irt(1.0).c, None);
+    assert!((loaded[1].irt(1.0).b[0] + 1.0).abs() < 1e-12);
 
     let mut app = IrtlabApp::with_settings(Default::default());
     app.prediction.source = ParameterSource::Entered;

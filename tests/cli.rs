@@ -46,7 +46,12 @@ fn fit_lsat7_json_and_tables() {
     assert!((json["items"][2]["a"].as_f64().unwrap() - 1.706).abs() < 0.01);
 
     let items_text = std::fs::read_to_string(&items).unwrap();
-    assert!(items_text.starts_with("item,a,b,c,d,a_se,b_se,c_se,p_value,n,item_rest_r\n"));
+    assert!(
+        items_text
+            .starts_with("item,model,categories,a,b,d,a_se,b_se,d_se,p_value,n,item_rest_r\n"),
+        "{items_text}"
+    );
+    assert!(items_text.contains("\nItem.1,2pl,0|1,"));
     assert_eq!(items_text.lines().count(), 6);
     let probabilities_text = std::fs::read_to_string(&probabilities).unwrap();
     assert!(probabilities_text.starts_with("id,Item.1,Item.2,Item.3,Item.4,Item.5\np1,"));
@@ -95,9 +100,9 @@ fn fit_rejects_non_binary_columns_by_name() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 
-    let output = irtlab(&["fit", data.to_str().unwrap(), "--model", "4pl"]);
+    let output = irtlab(&["fit", data.to_str().unwrap(), "--model", "5pl"]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("4pl"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("5pl"));
 }
 
 #[test]

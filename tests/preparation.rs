@@ -177,6 +177,7 @@ fn parquet_round_trip() {
             table: String::new(),
             replace_table: false,
         },
+        &[],
     )
     .unwrap();
     let back = read_parquet(&path).unwrap();

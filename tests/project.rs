@@ -127,7 +127,13 @@ fn the_sample_project_runs_and_leaves_its_database_alone() {
         .iter()
         .flatten()
         .collect();
-    let fitted_b: Vec<f64> = run.analysis.calibration.items.iter().map(|i| i.b).collect();
+    let fitted_b: Vec<f64> = run
+        .analysis
+        .calibration
+        .items
+        .iter()
+        .map(|i| i.b())
+        .collect();
     let mean_t = true_b.iter().sum::<f64>() / 20.0;
     let mean_f = fitted_b.iter().sum::<f64>() / 20.0;
     let cov: f64 = true_b
@@ -164,10 +170,15 @@ fn a_recode_that_leaves_text_is_named() {
         ],
         unmatched: irtlab::preprocessing::Unmatched::Keep,
     }));
-    let prepared = project::prepare(&project, None).unwrap();
-    let error = project::response_matrix(&project, &prepared)
-        .unwrap_err()
-        .to_string();
+    // The matrix holds q2's three values; the 2PL refuses the item, naming it and its values.
+    let error = project::run_project(
+        &project,
+        None,
+        &mut |_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         error.contains("\"q2\"") && error.contains("maybe"),
         "{error}"

@@ -72,8 +72,6 @@ pub struct ExportState {
     pub sqlite_table: String,
     /// Replace an existing SQLite table.
     pub replace_table: bool,
-    /// Allow writing into the source database.
-    pub allow_source_database: bool,
     /// The last file written.
     pub last_written: Option<PathBuf>,
     /// The preview table and what it was built from (rebuilt only when that changes).
@@ -88,7 +86,6 @@ impl Default for ExportState {
             grid: [-4.0, 4.0, 0.1],
             sqlite_table: ExportTable::default().file_stem().into(),
             replace_table: false,
-            allow_source_database: false,
             last_written: None,
             preview: None,
         }
@@ -113,13 +110,13 @@ pub fn build_table(app: &IrtlabApp) -> Result<DataFrame, String> {
     let table = match app.export.table {
         ExportTable::PersonProbabilities => {
             needs_items()?;
-            tables::person_probabilities_table(&items, &scores()?, scaling)
+            tables::person_probabilities_table(&items, &scores()?)
         }
         ExportTable::GridProbabilities => {
             needs_items()?;
             let [from, to, step] = app.export.grid;
             let grid = tables::theta_grid(from, to, step).map_err(|e| e.to_string())?;
-            tables::grid_probabilities_table(&items, &grid, scaling)
+            tables::grid_probabilities_table(&items, &grid)
         }
         ExportTable::ItemParameters => match (&app.prediction.source, &app.prediction.analysis) {
             (ParameterSource::Fitted, Some(analysis)) => analysis.items_table(),
@@ -216,11 +213,6 @@ pub fn export_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
                 ui.label("");
                 ui.vertical(|ui| {
                     ui.checkbox(&mut state.replace_table, "Replace the table if it exists");
-                    ui.checkbox(
-                        &mut state.allow_source_database,
-                        "Write into the source database",
-                    )
-                    .on_hover_text("The source is never written unless you tick this");
                 });
                 ui.end_row();
             }

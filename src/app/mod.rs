@@ -151,9 +151,9 @@ pub enum JobOutput {
     /// The source loaded.
     Loaded(Result<Loaded, String>),
     /// Layout and steps ran; the number is the edit generation they ran for.
-    Processed(u64, Processed),
+    Processed(u64, Box<Processed>),
     /// A fit finished.
-    Fitted(Result<Analysis, String>),
+    Fitted(Result<Box<Analysis>, String>),
     /// Entered parameters scored the persons.
     Scored(Result<Vec<PersonScore>, String>),
     /// A file was written.
@@ -488,7 +488,9 @@ impl IrtlabApp {
             JobKind::Process,
             "Preprocessing",
             self.repainter(),
-            move |_, _| JobOutput::Processed(generation, process(&project, (*frame).clone())),
+            move |_, _| {
+                JobOutput::Processed(generation, Box::new(process(&project, (*frame).clone())))
+            },
         ));
     }
 
@@ -506,7 +508,7 @@ impl IrtlabApp {
         self.prediction.fit_error = None;
         self.jobs.push(Job::spawn(
             JobKind::Fit,
-            format!("Fitting {}", settings.model),
+            format!("Fitting {}", settings.model.label()),
             self.repainter(),
             move |sink, cancel| {
                 let result = prediction::analyse(
@@ -525,7 +527,7 @@ impl IrtlabApp {
                     },
                     cancel,
                 );
-                JobOutput::Fitted(result.map_err(|e| e.to_string()))
+                JobOutput::Fitted(result.map(Box::new).map_err(|e| e.to_string()))
             },
         ));
     }
@@ -538,7 +540,6 @@ impl IrtlabApp {
         let items = self.prediction.entered.clone();
         let options = prediction::ScoringOptions {
             method: self.project.scoring,
-            scaling: self.prediction.entered_scaling,
             ..Default::default()
         };
         self.jobs.push(Job::spawn(
@@ -651,16 +652,7 @@ impl IrtlabApp {
             .resolved_source(self.base.as_deref())
             .path()
             .to_path_buf();
-        if destination.format == crate::export::TableFormat::Sqlite
-            && std::fs::canonicalize(&path).ok() == std::fs::canonicalize(&source_path).ok()
-            && !self.export.allow_source_database
-        {
-            self.notify(
-                "That is the source database: tick \"Write into the source database\" to allow it",
-                true,
-            );
-            return;
-        }
+        let inputs = vec![source_path];
         self.jobs.push(Job::spawn(
             JobKind::Export,
             format!("Exporting {}", path.display()),
@@ -668,7 +660,7 @@ impl IrtlabApp {
             move |_, _| {
                 let mut table = table;
                 JobOutput::Exported(
-                    export_table(&mut table, &destination)
+                    export_table(&mut table, &destination, &inputs)
                         .map(|_| path)
                         .map_err(|e| e.to_string()),
                 )
@@ -807,7 +799,7 @@ impl IrtlabApp {
             JobOutput::Processed(generation, processed) => {
                 if generation == self.process_generation {
                     let ready = processed.matrix.is_ok();
-                    self.processed = Some(processed);
+                    self.processed = Some(*processed);
                     if ready && std::mem::take(&mut self.fit_when_ready) {
                         self.start_fit();
                     }
@@ -818,7 +810,7 @@ impl IrtlabApp {
                     let c = &analysis.calibration;
                     let text = format!(
                         "{} fitted: log-likelihood {:.3}, {} cycles{}",
-                        c.settings.model,
+                        c.model_label(),
                         c.log_likelihood,
                         c.cycles,
                         if c.converged {
@@ -831,8 +823,7 @@ impl IrtlabApp {
                     self.plots
                         .on_new_items(&analysis.calibration.item_parameters());
                     self.prediction.fitted_scores = Some(Arc::new(analysis.scores.clone()));
-                    self.prediction.analysis = Some(Arc::new(analysis));
-                    self.prediction.source = ParameterSource::Fitted;
+                    self.prediction.analysis = Some(Arc::new(*analysis));
                 }
                 Err(error) => {
                     let error = if error == "cancelled" {
@@ -879,7 +870,10 @@ impl IrtlabApp {
                 self.save_project_to(&path)
             }
             DialogPurpose::Export => self.export_to(path),
-            DialogPurpose::LoadParameters => match prediction_panel::load_parameter_file(&path) {
+            DialogPurpose::LoadParameters => match prediction_panel::load_parameter_file(
+                &path,
+                self.prediction.entered_scaling.max(1.0),
+            ) {
                 Ok(items) => {
                     self.notify(
                         format!("Loaded {} items from {}", items.len(), path.display()),
@@ -985,7 +979,7 @@ impl IrtlabApp {
                     (ParameterSource::Fitted, Some(a)) => (
                         format!(
                             "{}, logL {:.1}{}",
-                            a.calibration.settings.model,
+                            a.calibration.model_label(),
                             a.calibration.log_likelihood,
                             if a.calibration.converged {
                                 ""

@@ -168,7 +168,7 @@ pub fn plot_series(app: &IrtlabApp) -> (Vec<Series>, &'static str, Option<f64>) 
             for item in &chosen {
                 series.push(curve(
                     item.item.clone(),
-                    &|t| item.probability(t, scaling),
+                    &|t| item.probability(t),
                     SeriesStyle::Line,
                 ));
             }
@@ -178,9 +178,10 @@ pub fn plot_series(app: &IrtlabApp) -> (Vec<Series>, &'static str, Option<f64>) 
                     Some(item) => format!("{item} (what-if)"),
                     None => "custom item".into(),
                 };
+                let what_if = ItemParameters::dichotomous("what-if", a, b, c, scaling);
                 series.push(curve(
                     name,
-                    &|t| model::probability(t, a, b, c, scaling),
+                    &|t| what_if.probability(t),
                     SeriesStyle::Dashed,
                 ));
             }
@@ -190,7 +191,7 @@ pub fn plot_series(app: &IrtlabApp) -> (Vec<Series>, &'static str, Option<f64>) 
             for item in &chosen {
                 series.push(curve(
                     item.item.clone(),
-                    &|t| item.information(t, scaling),
+                    &|t| item.information(t),
                     SeriesStyle::Line,
                 ));
             }
@@ -199,13 +200,13 @@ pub fn plot_series(app: &IrtlabApp) -> (Vec<Series>, &'static str, Option<f64>) 
         PlotKind::TestInformation => {
             let info = curve(
                 "test information".into(),
-                &|t| model::test_information(&items, t, scaling),
+                &|t| model::test_information(&items, t),
                 SeriesStyle::Line,
             );
             let max_info = info.points.iter().map(|p| p[1]).fold(0.0f64, f64::max);
             let se: Vec<[f64; 2]> = thetas
                 .iter()
-                .filter_map(|&t| model::conditional_se(&items, t, scaling).map(|s| [t, s]))
+                .filter_map(|&t| model::conditional_se(&items, t).map(|s| [t, s]))
                 .collect();
             // The SE is drawn on the information axis scaled so that its range fits; the
             // right-hand axis shows the SE values.
@@ -235,7 +236,7 @@ pub fn plot_series(app: &IrtlabApp) -> (Vec<Series>, &'static str, Option<f64>) 
         PlotKind::TestCharacteristic => {
             series.push(curve(
                 "expected sum score".into(),
-                &|t| model::expected_score(&items, t, scaling),
+                &|t| model::expected_score(&items, t),
                 SeriesStyle::Line,
             ));
             "expected sum score"
@@ -267,7 +268,7 @@ pub fn plot_series(app: &IrtlabApp) -> (Vec<Series>, &'static str, Option<f64>) 
             {
                 series.push(curve(
                     format!("{} fitted", item.item),
-                    &|t| item.probability(t, scaling),
+                    &|t| item.probability(t),
                     SeriesStyle::Line,
                 ));
                 if let Some(points) = observed_proportions(app, &item.item) {
@@ -346,7 +347,25 @@ fn compute_observed_proportions(
     )
 }
 
+/// A one-line description of an item's IRT form, for tooltips.
+fn describe_item(item: &ItemParameters, scaling: f64) -> String {
+    let form = item.irt(scaling);
+    let mut parts = vec![item.model.label().to_string()];
+    if let Some(a) = form.a {
+        parts.push(format!("a = {a:.3}"));
+    }
+    let b: Vec<String> = form.b.iter().map(|b| format!("{b:.3}")).collect();
+    if !b.is_empty() {
+        parts.push(format!("b = {}", b.join(", ")));
+    }
+    if let Some(c) = form.c {
+        parts.push(format!("c = {c:.3}"));
+    }
+    parts.join(", ")
+}
+
 fn controls_ui(ui: &mut egui::Ui, app: &mut IrtlabApp, items: &[ItemParameters]) -> Action {
+    let scaling = app.current_items().1;
     let mut action = Action::None;
     let state = &mut app.plots;
     ui.strong("Items");
@@ -376,10 +395,7 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut IrtlabApp, items: &[ItemParameters])
                 let mut on = state.selected.contains(&item.item);
                 if ui
                     .checkbox(&mut on, &item.item)
-                    .on_hover_text(format!(
-                        "a = {:.3}, b = {:.3}, c = {:.3}",
-                        item.a, item.b, item.c
-                    ))
+                    .on_hover_text(describe_item(item, scaling))
                     .changed()
                 {
                     if on {
@@ -433,7 +449,12 @@ fn controls_ui(ui: &mut egui::Ui, app: &mut IrtlabApp, items: &[ItemParameters])
                                 .clicked()
                             {
                                 state.what_if_item = Some(item.item.clone());
-                                state.what_if_params = [item.a, item.b, item.c];
+                                let form = item.irt(scaling);
+                                state.what_if_params = [
+                                    form.a.unwrap_or(1.0),
+                                    form.b.first().copied().unwrap_or(0.0),
+                                    form.c.unwrap_or(0.0),
+                                ];
                                 state.selected.insert(item.item.clone());
                             }
                         }

@@ -11,7 +11,7 @@ use egui_extras::{Column, TableBuilder};
 use super::jobs::JobKind;
 use super::{Action, DialogPurpose, IrtlabApp, format_count};
 use crate::prediction::{
-    Analysis, Guessing, ItemParameters, ModelKind, PersonScore, ScoringMethod, StandardErrorMethod,
+    Analysis, Guessing, ItemParameters, ItemType, PersonScore, ScoringMethod, StandardErrorMethod,
     tables,
 };
 use crate::preparation::{CsvOptions, SourceKind, read_csv, sqlite};
@@ -69,9 +69,9 @@ pub struct PredictionState {
     pub descending: bool,
 }
 
-/// Reads item parameters (item, a, b[, c]) from a CSV file or from the first table of a SQLite
-/// database that has those columns.
-pub fn load_parameter_file(path: &Path) -> Result<Vec<ItemParameters>, String> {
+/// Reads item parameters (item, a, b[, c], or a whole items table) from a CSV file or from the
+/// first table of a SQLite database that has those columns; `scaling` is the D of its `a`.
+pub fn load_parameter_file(path: &Path, scaling: f64) -> Result<Vec<ItemParameters>, String> {
     let frame = match SourceKind::detect(path) {
         SourceKind::Sqlite => {
             let tables = sqlite::list_tables(path).map_err(|e| e.to_string())?;
@@ -97,12 +97,12 @@ pub fn load_parameter_file(path: &Path) -> Result<Vec<ItemParameters>, String> {
         }
         _ => read_csv(path, &CsvOptions::default()).map_err(|e| e.to_string())?,
     };
-    tables::items_from_table(&frame).map_err(|e| format!("{}: {e}", path.display()))
+    tables::items_from_table(&frame, scaling).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Parses pasted rows `item, a, b[, c]` (comma, semicolon or tab separated; a header row is
-/// skipped).
-pub fn parse_pasted_items(text: &str) -> Result<Vec<ItemParameters>, String> {
+/// skipped); `scaling` is the D of the a's.
+pub fn parse_pasted_items(text: &str, scaling: f64) -> Result<Vec<ItemParameters>, String> {
     let mut items = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -121,12 +121,7 @@ pub fn parse_pasted_items(text: &str) -> Result<Vec<ItemParameters>, String> {
             ));
         };
         let c = numbers.get(2).copied().flatten().unwrap_or(0.0);
-        let item = ItemParameters {
-            item: fields[0].to_string(),
-            a: *a,
-            b: *b,
-            c,
-        };
+        let item = ItemParameters::dichotomous(fields[0], *a, *b, c, scaling);
         item.validate()
             .map_err(|e| format!("line {}: {e}", number + 1))?;
         items.push(item);
@@ -146,7 +141,7 @@ fn settings_ui(ui: &mut egui::Ui, app: &mut IrtlabApp, fitting: bool) -> Action 
             egui::ComboBox::from_id_salt("model")
                 .selected_text(settings.model.label())
                 .show_ui(ui, |ui| {
-                    for model in ModelKind::ALL {
+                    for model in ItemType::ALL {
                         ui.selectable_value(&mut settings.model, model, model.label());
                     }
                 });
@@ -172,16 +167,16 @@ fn settings_ui(ui: &mut egui::Ui, app: &mut IrtlabApp, fitting: bool) -> Action 
                     }
                 });
             ui.end_row();
-            ui.label("Standard errors").on_hover_text("Hessian: numerical Hessian of the marginal log-likelihood (most accurate). Cross-product: one pass over the data, far quicker for large tests. None: skip them.");
+            ui.label("Standard errors").on_hover_text("Observed information: exact (analytic where the item types allow). Cross-product: quicker, a little noisier. None: skip them.");
             ui.horizontal(|ui| {
-                ui.radio_value(&mut settings.standard_errors, StandardErrorMethod::Hessian, "Hessian");
+                ui.radio_value(&mut settings.standard_errors, StandardErrorMethod::Observed, "observed");
                 ui.radio_value(&mut settings.standard_errors, StandardErrorMethod::CrossProduct, "cross-product");
                 ui.radio_value(&mut settings.standard_errors, StandardErrorMethod::None, "none");
             });
             ui.label("Acceleration").on_hover_text("SQUAREM extrapolation: the same estimates in fewer EM cycles.");
             ui.checkbox(&mut settings.acceleration, "SQUAREM");
             ui.end_row();
-            if settings.model == ModelKind::ThreePl {
+            if matches!(settings.model, ItemType::ThreePl | ItemType::FourPl) {
                 ui.label("Guessing c").on_hover_text("Estimate c with a Beta prior (keeps it away from 0 and 1), or fix it for every item.");
                 let mut fixed = matches!(settings.guessing, Guessing::Fixed { .. });
                 ui.horizontal(|ui| {
@@ -274,15 +269,18 @@ fn summary_ui(ui: &mut egui::Ui, analysis: &Analysis) {
                     .map_or("–".into(), |a| format!("{a:.3}")),
             );
             ui.end_row();
-            if c.settings.model == ModelKind::Rasch {
+            if c.latent_variance != 1.0 || c.latent_mean != 0.0 {
                 ui.label("Latent variance");
                 ui.monospace(format!("{:.4}", c.latent_variance));
                 ui.end_row();
             }
         });
-    ui.weak(format!("Standard errors: {}", c.standard_errors.describe()));
+    ui.weak(format!(
+        "Standard errors: {}",
+        c.standard_error_route.as_deref().unwrap_or("not computed")
+    ));
     for warning in &c.warnings {
-        ui.colored_label(ui.visuals().warn_fg_color, warning);
+        ui.colored_label(ui.visuals().warn_fg_color, warning.to_string());
     }
 }
 
@@ -303,9 +301,9 @@ fn item_table_ui(ui: &mut egui::Ui, state: &mut PredictionState, analysis: &Anal
         let item = &c.items[i];
         match state.sort {
             ItemSort::Order => i as f64,
-            ItemSort::A => item.a,
-            ItemSort::B => item.b,
-            ItemSort::C => item.c,
+            ItemSort::A => item.a(),
+            ItemSort::B => item.b(),
+            ItemSort::C => item.c(),
             ItemSort::PValue => stats(&item.item)
                 .and_then(|s| s.p_value)
                 .unwrap_or(f64::NAN),
@@ -371,17 +369,23 @@ fn item_table_ui(ui: &mut egui::Ui, state: &mut PredictionState, analysis: &Anal
                     let s = stats(&item.item);
                     let cells = [
                         item.item.clone(),
-                        fixed(item.a),
-                        fixed(item.b),
-                        if c.settings.model == ModelKind::ThreePl {
-                            fixed(item.c)
-                        } else {
-                            "–".into()
-                        },
-                        fixed(item.d),
-                        optional(item.a_se),
-                        optional(item.b_se),
-                        optional(item.c_se),
+                        fixed(item.a()),
+                        item.irt
+                            .b
+                            .iter()
+                            .map(|b| fixed(*b))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        optional(item.irt.c),
+                        item.irt
+                            .d
+                            .iter()
+                            .map(|d| fixed(*d))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        optional(item.a_se()),
+                        optional(item.b_se()),
+                        optional(item.c_se()),
                         optional(s.and_then(|s| s.p_value)),
                         s.map_or("–".into(), |s| s.n.to_string()),
                         optional(s.and_then(|s| s.item_rest_r)),
@@ -473,31 +477,41 @@ fn entered_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
                     ui.strong("b");
                     ui.strong("c");
                     ui.end_row();
+                    let scaling = state.entered_scaling;
                     for (index, item) in state.entered.iter_mut().enumerate() {
                         changed |= ui
                             .add(egui::TextEdit::singleline(&mut item.item).desired_width(110.0))
                             .changed();
-                        changed |= ui
-                            .add(
-                                egui::DragValue::new(&mut item.a)
-                                    .speed(0.01)
-                                    .range(-10.0..=10.0),
-                            )
-                            .changed();
-                        changed |= ui
-                            .add(
-                                egui::DragValue::new(&mut item.b)
-                                    .speed(0.01)
-                                    .range(-10.0..=10.0),
-                            )
-                            .changed();
-                        changed |= ui
-                            .add(
-                                egui::DragValue::new(&mut item.c)
-                                    .speed(0.005)
-                                    .range(0.0..=0.95),
-                            )
-                            .changed();
+                        if item.n_categories() == 2 {
+                            let form = item.irt(scaling);
+                            let (mut a, mut b, mut c) =
+                                (form.a.unwrap_or(1.0), form.b[0], form.c.unwrap_or(0.0));
+                            let mut edited = ui
+                                .add(egui::DragValue::new(&mut a).speed(0.01).range(-10.0..=10.0))
+                                .changed();
+                            edited |= ui
+                                .add(egui::DragValue::new(&mut b).speed(0.01).range(-10.0..=10.0))
+                                .changed();
+                            edited |= ui
+                                .add(egui::DragValue::new(&mut c).speed(0.005).range(0.0..=0.95))
+                                .changed();
+                            if edited {
+                                let name = item.item.clone();
+                                *item = ItemParameters::dichotomous(name, a, b, c, scaling);
+                                changed = true;
+                            }
+                        } else {
+                            let form = item.irt(scaling);
+                            ui.monospace(form.a.map_or("–".into(), fixed));
+                            ui.monospace(
+                                form.b
+                                    .iter()
+                                    .map(|b| fixed(*b))
+                                    .collect::<Vec<_>>()
+                                    .join(" "),
+                            );
+                            ui.monospace(item.model.label());
+                        }
                         if ui.small_button("✕").clicked() {
                             remove = Some(index);
                         }
@@ -511,12 +525,13 @@ fn entered_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
     }
     if ui.button("+ item").clicked() {
         let n = state.entered.len() + 1;
-        state.entered.push(ItemParameters {
-            item: format!("item{n}"),
-            a: 1.0,
-            b: 0.0,
-            c: 0.0,
-        });
+        state.entered.push(ItemParameters::dichotomous(
+            format!("item{n}"),
+            1.0,
+            0.0,
+            0.0,
+            1.0,
+        ));
         changed = true;
     }
     ui.collapsing("Paste a table (item, a, b[, c] per line)", |ui| {
@@ -528,7 +543,7 @@ fn entered_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
                 .hint_text("item,a,b,c\nQ1,1.2,-0.5,0.2"),
         );
         if ui.button("Use the pasted rows").clicked() {
-            match parse_pasted_items(&state.paste_text) {
+            match parse_pasted_items(&state.paste_text, state.entered_scaling) {
                 Ok(items) => {
                     state.entered = items;
                     changed = true;

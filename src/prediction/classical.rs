@@ -1,5 +1,7 @@
-//! Classical test theory statistics shown beside the IRT estimates: proportion correct, number
-//! of responses and item–rest (corrected point-biserial) correlation per item; Cronbach's alpha.
+//! Classical test theory statistics shown beside the IRT estimates: per item the mean score
+//! over the maximum (the proportion correct for right/wrong items), the number of responses and
+//! the item–rest (corrected item–total) correlation; Cronbach's alpha. Items are scored by
+//! category, 0 to K−1.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,11 +12,12 @@ use super::responses::ResponseMatrix;
 pub struct ItemStatistics {
     /// Item name.
     pub item: String,
-    /// Proportion correct among those who answered (`None` when nobody did).
+    /// Mean item score over the maximum score, among those who answered (`None` when nobody
+    /// did); the proportion correct for right/wrong items.
     pub p_value: Option<f64>,
     /// Number of responses.
     pub n: usize,
-    /// Pearson correlation of the item with the sum of the person's other answered items,
+    /// Pearson correlation of the item score with the sum of the person's other answered items,
     /// over the persons who answered the item (`None` when either has no variance).
     pub item_rest_r: Option<f64>,
 }
@@ -31,7 +34,8 @@ pub struct ClassicalStatistics {
     pub alpha_persons: usize,
 }
 
-fn correlation(pairs: impl Iterator<Item = (f64, f64)>) -> Option<f64> {
+/// Pearson correlation of pairs; `None` with fewer than two pairs or no variance.
+pub fn correlation(pairs: impl Iterator<Item = (f64, f64)>) -> Option<f64> {
     let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (x, y) in pairs {
         n += 1.0;
@@ -49,49 +53,81 @@ fn correlation(pairs: impl Iterator<Item = (f64, f64)>) -> Option<f64> {
 /// Computes the classical statistics of every item and the test.
 pub fn classical_statistics(responses: &ResponseMatrix) -> ClassicalStatistics {
     let n_items = responses.n_items();
-    let sum_scores: Vec<f64> = (0..responses.n_persons())
-        .map(|p| responses.row(p).iter().filter(|&&v| v == 1).count() as f64)
-        .collect();
-    let items = (0..n_items)
-        .map(|j| {
-            let answered: Vec<(f64, f64)> = (0..responses.n_persons())
-                .filter_map(|p| {
-                    responses.response(p, j).map(|x| {
-                        let x = f64::from(x);
-                        (x, sum_scores[p] - x)
-                    })
-                })
-                .collect();
-            let n = answered.len();
-            let correct: f64 = answered.iter().map(|(x, _)| x).sum();
+    let n_persons = responses.n_persons();
+    let mut sum_scores = vec![0.0; n_persons];
+    let mut answered = vec![0usize; n_persons];
+    for (p, (score, count)) in sum_scores.iter_mut().zip(answered.iter_mut()).enumerate() {
+        for (_, code) in responses.responses_of(p) {
+            *score += f64::from(code);
+            *count += 1;
+        }
+    }
+    // Per item: running sums of (item score x, rest score y) for the item–rest correlation.
+    #[derive(Clone, Copy, Default)]
+    struct Sums {
+        n: f64,
+        x: f64,
+        y: f64,
+        xx: f64,
+        yy: f64,
+        xy: f64,
+    }
+    let mut sums = vec![Sums::default(); n_items];
+    for (p, &total) in sum_scores.iter().enumerate() {
+        for (j, code) in responses.responses_of(p) {
+            let x = f64::from(code);
+            let y = total - x;
+            let s = &mut sums[j];
+            s.n += 1.0;
+            s.x += x;
+            s.y += y;
+            s.xx += x * x;
+            s.yy += y * y;
+            s.xy += x * y;
+        }
+    }
+    let items = sums
+        .iter()
+        .enumerate()
+        .map(|(j, s)| {
+            let maximum = (responses.n_categories(j).max(2) - 1) as f64;
+            let vx = s.xx - s.x * s.x / s.n;
+            let vy = s.yy - s.y * s.y / s.n;
             ItemStatistics {
                 item: responses.item_names()[j].clone(),
-                p_value: (n > 0).then(|| correct / n as f64),
-                n,
-                item_rest_r: correlation(answered.into_iter()),
+                p_value: (s.n > 0.0).then(|| s.x / s.n / maximum),
+                n: s.n as usize,
+                item_rest_r: (s.n >= 2.0 && vx > 1e-12 && vy > 1e-12)
+                    .then(|| (s.xy - s.x * s.y / s.n) / (vx * vy).sqrt()),
             }
         })
         .collect();
 
     // Cronbach's alpha, k/(k−1)·(1 − Σ var_j / var_total), on complete cases.
-    let complete: Vec<usize> = (0..responses.n_persons())
-        .filter(|&p| responses.row(p).iter().all(|&v| v <= 1))
-        .collect();
-    let variance = |values: &mut dyn Iterator<Item = f64>| {
-        let (mut n, mut s, mut ss) = (0.0, 0.0, 0.0);
-        for v in values {
-            n += 1.0;
-            s += v;
-            ss += v * v;
-        }
-        (ss - s * s / n) / (n - 1.0)
-    };
+    let complete: Vec<usize> = (0..n_persons).filter(|&p| answered[p] == n_items).collect();
     let k = n_items as f64;
     let cronbach_alpha = if complete.len() >= 2 && n_items >= 2 {
-        let item_variances: f64 = (0..n_items)
-            .map(|j| variance(&mut complete.iter().map(|&p| f64::from(responses.row(p)[j]))))
+        let mut sums = vec![0.0; n_items];
+        let mut squares = vec![0.0; n_items];
+        for &p in &complete {
+            for (j, code) in responses.responses_of(p) {
+                let x = f64::from(code);
+                sums[j] += x;
+                squares[j] += x * x;
+            }
+        }
+        let m = complete.len() as f64;
+        let item_variances: f64 = sums
+            .iter()
+            .zip(&squares)
+            .map(|(s, ss)| (ss - s * s / m) / (m - 1.0))
             .sum();
-        let total_variance = variance(&mut complete.iter().map(|&p| sum_scores[p]));
+        let total: f64 = complete.iter().map(|&p| sum_scores[p]).sum();
+        let total_squares: f64 = complete
+            .iter()
+            .map(|&p| sum_scores[p] * sum_scores[p])
+            .sum();
+        let total_variance = (total_squares - total * total / m) / (m - 1.0);
         (total_variance > 1e-12).then(|| k / (k - 1.0) * (1.0 - item_variances / total_variance))
     } else {
         None

@@ -1,8 +1,12 @@
-//! The little dense linear algebra the estimation needs: matrix products (through
-//! `matrixmultiply`'s runtime-dispatched SIMD kernels), small linear solves and the inverse of a
-//! symmetric positive-definite matrix (Cholesky).
+//! The dense linear algebra the estimation needs: matrix products through `matrixmultiply`'s
+//! runtime-dispatched SIMD kernels (the E-step and standard-error accumulations, with
+//! arbitrary strides), and factorisations from faer: LU with partial pivoting for the Newton
+//! systems, Cholesky for inverting an information matrix.
 //!
 //! All matrices are row-major `&[f64]` slices; shapes are internal, never user input.
+
+use faer::linalg::solvers::{DenseSolveCore, Solve};
+use faer::{Mat, Side};
 
 /// `c = beta·c + a·b` with `a` m×k, `b` k×n and `c` m×n, all row-major.
 pub fn gemm(m: usize, k: usize, n: usize, a: &[f64], b: &[f64], beta: f64, c: &mut [f64]) {
@@ -67,93 +71,51 @@ pub fn gemm_transposed_a(
     }
 }
 
-/// Solves `matrix · x = rhs` (n×n, row-major) by Gaussian elimination with partial pivoting.
-/// Returns `None` when the matrix is singular to working precision.
+fn to_mat(matrix: &[f64], n: usize) -> Mat<f64> {
+    Mat::from_fn(n, n, |i, j| matrix[i * n + j])
+}
+
+/// Solves `matrix · x = rhs` (n×n, row-major) by LU with partial pivoting. Returns `None`
+/// when the matrix is singular to working precision.
 pub fn solve(matrix: &[f64], rhs: &[f64], n: usize) -> Option<Vec<f64>> {
-    let mut a = matrix[..n * n].to_vec();
-    let mut x = rhs[..n].to_vec();
-    let scale = a
+    if n == 0 {
+        return Some(Vec::new());
+    }
+    let a = to_mat(matrix, n);
+    let scale = matrix[..n * n]
         .iter()
         .fold(0.0f64, |m, v| m.max(v.abs()))
         .max(f64::MIN_POSITIVE);
-    for col in 0..n {
-        let pivot_row =
-            (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))?;
-        if a[pivot_row * n + col].abs() <= scale * 1e-14 {
-            return None;
-        }
-        if pivot_row != col {
-            for k in 0..n {
-                a.swap(col * n + k, pivot_row * n + k);
-            }
-            x.swap(col, pivot_row);
-        }
-        let pivot = a[col * n + col];
-        for row in col + 1..n {
-            let factor = a[row * n + col] / pivot;
-            if factor != 0.0 {
-                for k in col..n {
-                    a[row * n + k] -= factor * a[col * n + k];
-                }
-                x[row] -= factor * x[col];
-            }
-        }
+    let lu = a.partial_piv_lu();
+    // A pivot that vanishes against the matrix's scale means a singular system.
+    let u = lu.U();
+    if (0..n).any(|i| u[(i, i)].abs() <= scale * 1e-14) {
+        return None;
     }
-    for col in (0..n).rev() {
-        let mut value = x[col];
-        for k in col + 1..n {
-            value -= a[col * n + k] * x[k];
-        }
-        x[col] = value / a[col * n + col];
-    }
-    x.iter().all(|v| v.is_finite()).then_some(x)
+    let b = Mat::from_fn(n, 1, |i, _| rhs[i]);
+    let x = lu.solve(&b);
+    let out: Vec<f64> = (0..n).map(|i| x[(i, 0)]).collect();
+    out.iter().all(|v| v.is_finite()).then_some(out)
 }
 
 /// Inverse of a symmetric positive-definite matrix (n×n, row-major) through its Cholesky
 /// factor. Returns `None` when the matrix is not positive definite.
 pub fn inverse_positive_definite(matrix: &[f64], n: usize) -> Option<Vec<f64>> {
-    // Cholesky: matrix = L·Lᵀ.
-    let mut l = vec![0.0; n * n];
+    if n == 0 {
+        return Some(Vec::new());
+    }
+    if matrix[..n * n].iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let llt = to_mat(matrix, n).llt(Side::Lower).ok()?;
+    let inverse = llt.inverse();
+    let mut out = vec![0.0; n * n];
     for i in 0..n {
-        for j in 0..=i {
-            let mut sum = matrix[i * n + j];
-            for k in 0..j {
-                sum -= l[i * n + k] * l[j * n + k];
-            }
-            if i == j {
-                if sum <= 0.0 || !sum.is_finite() {
-                    return None;
-                }
-                l[i * n + i] = sum.sqrt();
-            } else {
-                l[i * n + j] = sum / l[j * n + j];
-            }
+        for j in 0..n {
+            out[i * n + j] = inverse[(i, j)];
         }
     }
-    // Invert L (lower triangular), then matrix⁻¹ = L⁻ᵀ·L⁻¹.
-    let mut l_inv = vec![0.0; n * n];
-    for i in 0..n {
-        l_inv[i * n + i] = 1.0 / l[i * n + i];
-        for j in 0..i {
-            let mut sum = 0.0;
-            for k in j..i {
-                sum -= l[i * n + k] * l_inv[k * n + j];
-            }
-            l_inv[i * n + j] = sum / l[i * n + i];
-        }
-    }
-    let mut inverse = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let mut sum = 0.0;
-            for k in i..n {
-                sum += l_inv[k * n + i] * l_inv[k * n + j];
-            }
-            inverse[i * n + j] = sum;
-            inverse[j * n + i] = sum;
-        }
-    }
-    Some(inverse)
+    out.iter().all(|v| v.is_finite()).then_some(out)
 }
 
 #[cfg(test)]

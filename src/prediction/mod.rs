@@ -1,8 +1,14 @@
-//! Prediction: IRT calibration by marginal maximum likelihood, ability scoring, item and test
-//! information, probability tables, and the classical item statistics shown beside them.
+//! Prediction: IRT calibration by marginal maximum likelihood for every common item type,
+//! ability scoring, item and test information, probability tables, and the classical item
+//! statistics shown beside them.
+
+// The numerical code indexes several parallel arrays by the same category, node or parameter;
+// index loops say that more plainly than zipped iterators.
+#![allow(clippy::needless_range_loop)]
 
 pub mod classical;
 pub mod estimation;
+pub mod items;
 mod linalg;
 pub mod model;
 pub mod quadrature;
@@ -15,9 +21,11 @@ use std::sync::atomic::AtomicBool;
 
 pub use classical::{ClassicalStatistics, ItemStatistics, classical_statistics};
 pub use estimation::{
-    Calibration, ExcludedItem, FitSettings, FittedItem, Guessing, StandardErrorMethod, calibrate,
+    Calibration, ExcludedItem, FitSettings, FitWarning, FittedItem, Guessing, PriorSetting,
+    StandardErrorMethod, Termination, calibrate,
 };
-pub use model::{ItemParameters, ModelKind};
+pub use items::{ItemType, ParameterKind, Prior};
+pub use model::ItemParameters;
 pub use responses::ResponseMatrix;
 pub use scoring::{
     PersonScore, ScoreFlag, ScoringMethod, ScoringOptions, align_items, score_persons,
@@ -26,13 +34,23 @@ pub use scoring::{
 /// What went wrong in the prediction stage.
 #[derive(Debug, thiserror::Error)]
 pub enum PredictionError {
-    /// An item column holds something other than 0, 1 or missing.
-    #[error("column \"{column}\" has values other than 0, 1 or missing: {values}")]
-    NonBinary {
+    /// An item column has more distinct values than an item can have categories.
+    #[error(
+        "column \"{column}\" has {count} or more distinct values; an item can have at most 100 categories (is it an item?)"
+    )]
+    TooManyCategories {
         /// The column.
         column: String,
-        /// Up to five offending values.
-        values: String,
+        /// How many distinct values were seen.
+        count: usize,
+    },
+    /// An item's categories do not suit its type.
+    #[error("item \"{item}\": {reason}")]
+    ItemType {
+        /// The item.
+        item: String,
+        /// Why.
+        reason: String,
     },
     /// A named column is not in the data.
     #[error("column \"{column}\" not found; columns are: {available}")]
@@ -44,7 +62,7 @@ pub enum PredictionError {
     },
     /// Fewer than two items can be calibrated.
     #[error(
-        "need at least 2 items with both correct and wrong responses to fit a model; {usable} usable, {excluded} left out"
+        "need at least 2 items with responses in two or more categories to fit a model; {usable} usable, {excluded} left out"
     )]
     TooFewItems {
         /// Items that can be calibrated.
@@ -58,6 +76,9 @@ pub enum PredictionError {
     /// A setting is out of range.
     #[error("invalid setting: {0}")]
     InvalidSetting(String),
+    /// A computation would need more memory than is sensible, said before it starts.
+    #[error("{0}")]
+    TooLarge(String),
     /// The user cancelled the job.
     #[error("cancelled")]
     Cancelled,
@@ -75,7 +96,7 @@ pub struct Progress {
     pub max_cycles: usize,
     /// Log-likelihood at the last E-step.
     pub log_likelihood: f64,
-    /// While standard errors are computed after EM: parameters done and in all.
+    /// While standard errors are computed after EM: steps done and in all.
     pub standard_errors: Option<(usize, usize)>,
 }
 
@@ -103,15 +124,27 @@ impl Analysis {
         tables::scores_table(&self.scores)
     }
 
-    /// P(correct) per person × item at each person's θ estimate.
+    /// Category probabilities per person × item at each person's θ estimate.
     pub fn person_probabilities_table(
         &self,
     ) -> Result<polars::prelude::DataFrame, PredictionError> {
-        tables::person_probabilities_table(
-            &self.calibration.item_parameters(),
-            &self.scores,
-            self.calibration.settings.scaling,
-        )
+        tables::person_probabilities_table(&self.calibration.item_parameters(), &self.scores)
+    }
+
+    /// Expected item scores per person × item at each person's θ estimate.
+    pub fn expected_scores_table(&self) -> Result<polars::prelude::DataFrame, PredictionError> {
+        tables::expected_scores_table(&self.calibration.item_parameters(), &self.scores)
+    }
+}
+
+/// The scoring options that match a calibration: its latent distribution and quadrature.
+pub fn scoring_options(calibration: &Calibration, method: ScoringMethod) -> ScoringOptions {
+    ScoringOptions {
+        method,
+        latent_mean: calibration.latent_mean,
+        latent_sd: calibration.theta_scale(),
+        quadrature_points: calibration.settings.quadrature_points,
+        theta_limit: calibration.settings.theta_limit,
     }
 }
 
@@ -127,13 +160,7 @@ pub fn analyse(
     let calibration = calibrate(responses, settings, progress, cancel)?;
     let items = calibration.item_parameters();
     let calibrated = align_items(responses, &items)?;
-    let options = ScoringOptions {
-        method: scoring,
-        scaling: settings.scaling,
-        latent_sd: calibration.theta_scale(),
-        quadrature_points: settings.quadrature_points,
-        theta_limit: settings.theta_limit,
-    };
+    let options = scoring_options(&calibration, scoring);
     let scores = score_persons(&calibrated, &items, &options)?;
     let classical = classical_statistics(&calibrated);
     Ok(Analysis {

@@ -1,179 +1,196 @@
-//! Item response functions of the dichotomous unidimensional models (Rasch, 1PL, 2PL, 3PL),
-//! their parameterisations, item and test information.
+//! An item with known parameters — fitted, loaded from a table or typed in — and what follows
+//! from it at a θ: category probabilities, expected score, information; and the same for a
+//! whole test (test information, test characteristic curve, conditional standard error).
 //!
-//! Two forms of the same item are used throughout:
-//! - IRT form: `P(θ) = c + (1 − c) / (1 + exp(−D·a·(θ − b)))`, with scaling constant `D`
-//!   (1 for the logistic metric, 1.702 for the normal-ogive metric);
-//! - slope-intercept form on the logit scale: `P(θ) = c + (1 − c) / (1 + exp(−(D·a·θ + d)))`,
-//!   so `d = −D·a·b` and `b = −d / (D·a)`. With `D = 1` this is mirt's `a`, `d` and `b = −d/a`.
+//! Parameters are kept in the item type's slope-intercept form on the logit scale (see
+//! [`crate::prediction::items`]); the IRT form with a scaling constant D is produced on demand.
 
 use serde::{Deserialize, Serialize};
 
-/// Which item response model to calibrate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// All slopes fixed to 1, latent variance estimated.
-    Rasch,
-    /// One common slope estimated, θ ~ N(0, 1).
-    #[serde(rename = "1pl")]
-    OnePl,
-    /// A slope and an intercept per item.
-    #[default]
-    #[serde(rename = "2pl")]
-    TwoPl,
-    /// Slope, intercept and lower asymptote (guessing) per item.
-    #[serde(rename = "3pl")]
-    ThreePl,
-}
+use super::items::{self, IrtForm, ItemType};
+use super::responses::MAX_CATEGORIES;
 
-impl ModelKind {
-    /// Every model, in the order a user would list them.
-    pub const ALL: [ModelKind; 4] = [
-        ModelKind::Rasch,
-        ModelKind::OnePl,
-        ModelKind::TwoPl,
-        ModelKind::ThreePl,
-    ];
-
-    /// The name used on the command line, in JSON and in project files.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Rasch => "rasch",
-            ModelKind::OnePl => "1pl",
-            ModelKind::TwoPl => "2pl",
-            ModelKind::ThreePl => "3pl",
-        }
-    }
-
-    /// A label for people: "Rasch", "1PL", …
-    pub fn label(self) -> &'static str {
-        match self {
-            ModelKind::Rasch => "Rasch",
-            ModelKind::OnePl => "1PL",
-            ModelKind::TwoPl => "2PL",
-            ModelKind::ThreePl => "3PL",
-        }
-    }
-
-    /// Parses `rasch`, `1pl`, `2pl`, `3pl` (case-insensitive).
-    pub fn parse(text: &str) -> Option<ModelKind> {
-        ModelKind::ALL
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(text.trim()))
-    }
-}
-
-impl std::fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
-/// The logistic function `1 / (1 + exp(−x))`, computed without overflow for large |x|.
-#[inline]
-pub fn logistic(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
-/// `log(1 + exp(x))` without overflow or loss of precision.
-#[inline]
-pub fn softplus(x: f64) -> f64 {
-    if x > 0.0 {
-        x + (-x).exp().ln_1p()
-    } else {
-        x.exp().ln_1p()
-    }
-}
-
-/// One item's parameters in IRT form (`a`, `b`, `c`) on the metric given by `scaling` (`D`).
+/// One item's model and parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ItemParameters {
     /// Item name, as in the data or the parameter table.
     pub item: String,
-    /// Discrimination `a`.
-    pub a: f64,
-    /// Difficulty `b`.
-    pub b: f64,
-    /// Lower asymptote (guessing) `c`; 0 for models without guessing.
-    pub c: f64,
+    /// The item type.
+    pub model: ItemType,
+    /// The original value of each category, in order (`["0", "1"]` for a right/wrong item).
+    pub categories: Vec<String>,
+    /// The type's parameter vector (slope-intercept form, logit scale).
+    pub parameters: Vec<f64>,
 }
 
 impl ItemParameters {
-    /// The intercept `d = −D·a·b` of the slope-intercept form.
-    pub fn intercept(&self, scaling: f64) -> f64 {
-        -scaling * self.a * self.b
+    /// A right/wrong item in IRT form: `P = c + (1 − c) / (1 + exp(−D·a·(θ − b)))` — a 3PL when
+    /// `c > 0`, a 2PL otherwise.
+    pub fn dichotomous(
+        item: impl Into<String>,
+        a: f64,
+        b: f64,
+        c: f64,
+        scaling: f64,
+    ) -> ItemParameters {
+        let slope = scaling * a;
+        let (model, parameters) = if c > 0.0 {
+            (ItemType::ThreePl, vec![slope, -slope * b, c])
+        } else {
+            (ItemType::TwoPl, vec![slope, -slope * b])
+        };
+        ItemParameters {
+            item: item.into(),
+            model,
+            categories: vec!["0".into(), "1".into()],
+            parameters,
+        }
     }
 
-    /// P(correct | θ).
-    pub fn probability(&self, theta: f64, scaling: f64) -> f64 {
-        probability(theta, self.a, self.b, self.c, scaling)
+    /// An item from its IRT form.
+    pub fn from_irt(
+        item: impl Into<String>,
+        model: ItemType,
+        categories: Vec<String>,
+        form: &IrtForm,
+        scaling: f64,
+    ) -> Result<ItemParameters, String> {
+        let item = item.into();
+        let parameters = model
+            .model()
+            .parameters_from_irt(form, categories.len(), scaling)
+            .map_err(|e| format!("item {}: {e}", crate::text::quoted(&item)))?;
+        let result = ItemParameters {
+            item,
+            model,
+            categories,
+            parameters,
+        };
+        result.validate()?;
+        Ok(result)
     }
 
-    /// Fisher information of the item at θ.
-    pub fn information(&self, theta: f64, scaling: f64) -> f64 {
-        information(theta, self.a, self.b, self.c, scaling)
+    /// Number of categories.
+    pub fn n_categories(&self) -> usize {
+        self.categories.len()
     }
 
-    /// Checks the parameters are usable: finite, `0 ≤ c < 1`. Returns a reason otherwise.
+    /// Category probabilities at θ into `p`.
+    pub fn probabilities_into(&self, theta: f64, p: &mut [f64]) {
+        self.model.model().probabilities(&self.parameters, theta, p);
+    }
+
+    /// Category probabilities at θ.
+    pub fn probabilities(&self, theta: f64) -> Vec<f64> {
+        let mut p = vec![0.0; self.n_categories()];
+        self.probabilities_into(theta, &mut p);
+        p
+    }
+
+    /// The probability of the highest category (P(correct) for a right/wrong item).
+    pub fn probability(&self, theta: f64) -> f64 {
+        let p = self.probabilities(theta);
+        p.last().copied().unwrap_or(0.0)
+    }
+
+    /// Expected item score `Σ k·P_k` (categories scored 0, 1, …).
+    pub fn expected_score(&self, theta: f64) -> f64 {
+        items::expected_score(&self.probabilities(theta))
+    }
+
+    /// Item information at θ.
+    pub fn information(&self, theta: f64) -> f64 {
+        items::information(
+            self.model.model(),
+            &self.parameters,
+            self.n_categories(),
+            theta,
+        )
+    }
+
+    /// The IRT form with scaling constant D.
+    pub fn irt(&self, scaling: f64) -> IrtForm {
+        self.model.model().irt_form(&self.parameters, scaling)
+    }
+
+    /// The same item on the θ metric `θ' = mean + sd·θ`.
+    pub fn rescaled(&self, mean: f64, sd: f64) -> ItemParameters {
+        ItemParameters {
+            parameters: self.model.model().rescale(&self.parameters, mean, sd),
+            ..self.clone()
+        }
+    }
+
+    /// Checks the parameters are usable: the right number of finite values for the type and
+    /// categories, asymptotes inside (0, 1), probabilities defined.
     pub fn validate(&self) -> Result<(), String> {
-        if !self.a.is_finite() || !self.b.is_finite() || !self.c.is_finite() {
+        let name = crate::text::quoted(&self.item);
+        let model = self.model.model();
+        let k = self.n_categories();
+        if !(2..=MAX_CATEGORIES).contains(&k) {
             return Err(format!(
-                "item \"{}\": parameters must be finite numbers (a = {}, b = {}, c = {})",
-                self.item, self.a, self.b, self.c
+                "item {name}: needs 2 to {MAX_CATEGORIES} categories, has {k}"
             ));
         }
-        if !(0.0..1.0).contains(&self.c) {
+        model
+            .check_categories(k)
+            .map_err(|e| format!("item {name}: {e}"))?;
+        let expected = model.parameters(k).len();
+        if self.parameters.len() != expected {
             return Err(format!(
-                "item \"{}\": guessing c must be in [0, 1), got {}",
-                self.item, self.c
+                "item {name}: a {} item with {k} categories has {expected} parameters, got {}",
+                self.model.label(),
+                self.parameters.len()
             ));
+        }
+        if let Some(bad) = self.parameters.iter().find(|v| !v.is_finite()) {
+            return Err(format!(
+                "item {name}: parameters must be finite numbers, got {bad}"
+            ));
+        }
+        let irt = self.irt(1.0);
+        if let Some(c) = irt.c
+            && !(0.0..1.0).contains(&c)
+        {
+            return Err(format!(
+                "item {name}: guessing c must be in [0, 1), got {c}"
+            ));
+        }
+        if let Some(u) = irt.u
+            && !(u > irt.c.unwrap_or(0.0) && u <= 1.0)
+        {
+            return Err(format!(
+                "item {name}: upper asymptote u must be in (c, 1], got {u}"
+            ));
+        }
+        for theta in [-4.0, 0.0, 4.0] {
+            let p = self.probabilities(theta);
+            if p.iter().any(|v| !v.is_finite() || *v < 0.0) {
+                return Err(format!(
+                    "item {name}: the parameters give no valid probabilities (graded thresholds must increase)"
+                ));
+            }
         }
         Ok(())
     }
 }
 
-/// P(correct | θ) = c + (1 − c) / (1 + exp(−D·a·(θ − b))).
-#[inline]
-pub fn probability(theta: f64, a: f64, b: f64, c: f64, scaling: f64) -> f64 {
-    c + (1.0 - c) * logistic(scaling * a * (theta - b))
-}
-
-/// Item information of the 3PL (Birnbaum, 1968):
-/// `I(θ) = (D·a)² · (1 − P)/P · ((P − c)/(1 − c))²`, which reduces to `(D·a)²·P·(1 − P)` when c = 0.
-#[inline]
-pub fn information(theta: f64, a: f64, b: f64, c: f64, scaling: f64) -> f64 {
-    let slope = scaling * a;
-    let psi = logistic(slope * (theta - b));
-    if c == 0.0 {
-        return slope * slope * psi * (1.0 - psi);
-    }
-    let p = c + (1.0 - c) * psi;
-    if p <= 0.0 {
-        return 0.0;
-    }
-    // (P − c)/(1 − c) = ψ and 1 − P = (1 − c)(1 − ψ).
-    slope * slope * (1.0 - c) * (1.0 - psi) / p * psi * psi
-}
-
 /// Test information: the sum of the items' information at θ.
-pub fn test_information(items: &[ItemParameters], theta: f64, scaling: f64) -> f64 {
-    items.iter().map(|i| i.information(theta, scaling)).sum()
+pub fn test_information(items: &[ItemParameters], theta: f64) -> f64 {
+    items.iter().map(|i| i.information(theta)).sum()
 }
 
 /// Test characteristic curve: the expected sum score at θ.
-pub fn expected_score(items: &[ItemParameters], theta: f64, scaling: f64) -> f64 {
-    items.iter().map(|i| i.probability(theta, scaling)).sum()
+pub fn expected_score(items: &[ItemParameters], theta: f64) -> f64 {
+    items.iter().map(|i| i.expected_score(theta)).sum()
 }
 
 /// Conditional standard error of measurement `1/√(test information)`; `None` where the
 /// information is zero.
-pub fn conditional_se(items: &[ItemParameters], theta: f64, scaling: f64) -> Option<f64> {
-    let info = test_information(items, theta, scaling);
+pub fn conditional_se(items: &[ItemParameters], theta: f64) -> Option<f64> {
+    let info = test_information(items, theta);
     (info > 0.0).then(|| 1.0 / info.sqrt())
 }
+
+pub use items::{logistic, softplus};

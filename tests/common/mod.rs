@@ -79,7 +79,7 @@ pub fn simulate(
     n_persons: usize,
     seed: u64,
 ) -> (ResponseMatrix, Vec<f64>) {
-    simulate_responses(items, n_persons, 1.0, 0.0, seed)
+    simulate_responses(items, n_persons, 0.0, seed)
 }
 
 /// The same matrix with each response deleted with probability `fraction`.
@@ -105,6 +105,14 @@ pub fn delete_at_random(matrix: &ResponseMatrix, fraction: f64, seed: u64) -> Re
 /// Root mean squared difference.
 pub fn rmse(a: &[f64], b: &[f64]) -> f64 {
     (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len() as f64).sqrt()
+}
+
+/// A file of the tests' own data folder (tests/data).
+pub fn data_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("data")
+        .join(name)
 }
 
 /// The repository's assets folder.

@@ -1,0 +1,527 @@
+//! The result of a calibration: the fitted items in slope-intercept and IRT form with standard
+//! errors (by the delta method), the latent distribution, the fit summary, why EM stopped, and
+//! typed warnings for the user.
+
+use serde::{Deserialize, Serialize};
+
+use super::em::Termination;
+use super::layout::{FreeKind, Owner, Slot};
+use super::settings::{FitSettings, StandardErrorMethod};
+use super::setup::Setup;
+use crate::prediction::items::{IrtForm, ItemType, ParameterKind};
+use crate::prediction::model::ItemParameters;
+
+/// An item left out of the calibration, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExcludedItem {
+    /// Item name.
+    pub item: String,
+    /// Why it was left out.
+    pub reason: String,
+}
+
+/// Something the user should know about a fit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FitWarning {
+    /// An item could not be calibrated.
+    ItemExcluded {
+        /// Item.
+        item: String,
+        /// Why.
+        reason: String,
+    },
+    /// A category of an item was not chosen by anyone and is left out of the item's scale.
+    CategoryNotChosen {
+        /// Item.
+        item: String,
+        /// The category's value.
+        category: String,
+    },
+    /// Persons without responses to the calibrated items.
+    PersonsWithoutResponses(usize),
+    /// EM stopped at the cycle limit.
+    NotConverged {
+        /// Cycles run.
+        cycles: usize,
+        /// The tolerance asked for.
+        tolerance: f64,
+    },
+    /// A parameter ended at the edge of its allowed range.
+    AtBound {
+        /// Item (or "latent distribution").
+        item: String,
+        /// Parameter.
+        parameter: String,
+        /// Its value.
+        value: f64,
+    },
+    /// A standard error so large the parameter is barely identified.
+    LargeStandardError {
+        /// Item.
+        item: String,
+        /// Parameter.
+        parameter: String,
+        /// The standard error.
+        se: f64,
+    },
+    /// A right/wrong item whose probability falls as ability rises.
+    NegativeSlope {
+        /// Item.
+        item: String,
+        /// The slope.
+        a: f64,
+    },
+    /// The standard errors could not be computed.
+    StandardErrorsUnavailable(String),
+}
+
+impl std::fmt::Display for FitWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let q = crate::text::quoted;
+        match self {
+            FitWarning::ItemExcluded { item, reason } => {
+                write!(f, "item {} left out of the fit: {reason}", q(item))
+            }
+            FitWarning::CategoryNotChosen { item, category } => write!(
+                f,
+                "item {}: nobody chose category {}; the item is scored on its other categories",
+                q(item),
+                q(category)
+            ),
+            FitWarning::PersonsWithoutResponses(n) => {
+                write!(f, "{n} persons with no responses left out of the fit")
+            }
+            FitWarning::NotConverged { cycles, tolerance } => write!(
+                f,
+                "EM did not converge in {cycles} cycles (tolerance {tolerance}); the estimates are the last cycle's"
+            ),
+            FitWarning::AtBound {
+                item,
+                parameter,
+                value,
+            } => write!(
+                f,
+                "{}: {parameter} = {value:.3} reached the edge of its range; the estimate is not reliable (too few responses, or a poorly fitting item)",
+                q(item)
+            ),
+            FitWarning::LargeStandardError {
+                item,
+                parameter,
+                se,
+            } => write!(
+                f,
+                "{}: the standard error of {parameter} is {se:.3}; the parameter is barely identified by the data",
+                q(item)
+            ),
+            FitWarning::NegativeSlope { item, a } => write!(
+                f,
+                "item {}: negative slope a = {a:.3}: higher ability makes the keyed answer less likely (miskeyed or reversed item?)",
+                q(item)
+            ),
+            FitWarning::StandardErrorsUnavailable(reason) => {
+                write!(f, "standard errors unavailable: {reason}")
+            }
+        }
+    }
+}
+
+/// A fitted item: the item type's parameters (slope-intercept form on the reported θ metric)
+/// and their IRT form, with standard errors where the parameter was estimated.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FittedItem {
+    /// Item name.
+    pub item: String,
+    /// Item type.
+    pub model: ItemType,
+    /// Original category values.
+    pub categories: Vec<String>,
+    /// Names of the parameters (`a`, `d`, `c`, `d1`, …).
+    pub parameter_names: Vec<String>,
+    /// The parameters.
+    pub parameters: Vec<f64>,
+    /// Their standard errors (`None` when fixed or not computed).
+    pub parameter_se: Vec<Option<f64>>,
+    /// IRT form with the fit's scaling constant D.
+    pub irt: IrtForm,
+    /// Standard errors of the IRT form.
+    pub irt_se: IrtForm<Option<f64>>,
+    /// Whether the item's parameters were fixed (an anchor).
+    pub anchored: bool,
+}
+
+impl FittedItem {
+    /// Discrimination `a` (1 when the type has none).
+    pub fn a(&self) -> f64 {
+        self.irt.a.unwrap_or(1.0)
+    }
+    /// First difficulty `b` (the difficulty of a right/wrong item).
+    pub fn b(&self) -> f64 {
+        self.irt.b.first().copied().unwrap_or(f64::NAN)
+    }
+    /// Lower asymptote (0 without one).
+    pub fn c(&self) -> f64 {
+        self.irt.c.unwrap_or(0.0)
+    }
+    /// Upper asymptote (1 without one).
+    pub fn u(&self) -> f64 {
+        self.irt.u.unwrap_or(1.0)
+    }
+    /// First intercept `d`.
+    pub fn d(&self) -> f64 {
+        self.irt.d.first().copied().unwrap_or(f64::NAN)
+    }
+    /// SE of `a`.
+    pub fn a_se(&self) -> Option<f64> {
+        self.irt_se.a.flatten()
+    }
+    /// SE of the first `b`.
+    pub fn b_se(&self) -> Option<f64> {
+        self.irt_se.b.first().copied().flatten()
+    }
+    /// SE of `c`.
+    pub fn c_se(&self) -> Option<f64> {
+        self.irt_se.c.flatten()
+    }
+    /// SE of the first `d`.
+    pub fn d_se(&self) -> Option<f64> {
+        self.irt_se.d.first().copied().flatten()
+    }
+    /// The item as parameters for curves, scoring and tables.
+    pub fn item_parameters(&self) -> ItemParameters {
+        ItemParameters {
+            item: self.item.clone(),
+            model: self.model,
+            categories: self.categories.clone(),
+            parameters: self.parameters.clone(),
+        }
+    }
+}
+
+/// The result of a calibration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Calibration {
+    /// The settings used.
+    pub settings: FitSettings,
+    /// The calibrated items, in data order.
+    pub items: Vec<FittedItem>,
+    /// Items left out, with the reason.
+    pub excluded_items: Vec<ExcludedItem>,
+    /// Mean of the latent trait on the reported metric (0 unless anchors set the scale).
+    pub latent_mean: f64,
+    /// Variance of the latent trait (estimated for the Rasch family and with anchors, 1
+    /// otherwise).
+    pub latent_variance: f64,
+    /// Standard error of the latent mean, when estimated.
+    pub latent_mean_se: Option<f64>,
+    /// Standard error of the latent variance, when estimated.
+    pub latent_variance_se: Option<f64>,
+    /// Marginal log-likelihood at the estimates (without priors).
+    pub log_likelihood: f64,
+    /// Akaike information criterion, `−2·logL + 2k`.
+    pub aic: f64,
+    /// Bayesian information criterion, `−2·logL + k·ln N`.
+    pub bic: f64,
+    /// Number of free parameters k.
+    pub parameters: usize,
+    /// EM cycles run (E-steps, including those of acceleration).
+    pub cycles: usize,
+    /// Whether EM converged.
+    pub converged: bool,
+    /// Why EM stopped.
+    pub termination: Termination,
+    /// Log-likelihood at every E-step, in order.
+    pub log_likelihood_history: Vec<f64>,
+    /// How the standard errors were asked for.
+    pub standard_errors: StandardErrorMethod,
+    /// How they were computed, for the output ("analytic observed information", …); `None`
+    /// when not computed.
+    pub standard_error_route: Option<String>,
+    /// Persons in the calibration (with at least one response to a calibrated item).
+    pub n_persons: usize,
+    /// Persons left out because they answered none of the calibrated items.
+    pub n_persons_without_responses: usize,
+    /// Distinct response patterns.
+    pub n_patterns: usize,
+    /// Warnings for the user.
+    pub warnings: Vec<FitWarning>,
+    /// The free parameters at the estimates (estimation scale).
+    #[serde(skip)]
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) estimates: Vec<f64>,
+}
+
+impl Calibration {
+    /// The calibrated items as parameters on the reported θ metric.
+    pub fn item_parameters(&self) -> Vec<ItemParameters> {
+        self.items.iter().map(FittedItem::item_parameters).collect()
+    }
+
+    /// Standard deviation of θ on the reported metric.
+    pub fn theta_scale(&self) -> f64 {
+        self.latent_variance.sqrt()
+    }
+
+    /// The item types used, in order of first use.
+    pub fn item_types(&self) -> Vec<ItemType> {
+        let mut types: Vec<ItemType> = Vec::new();
+        for item in &self.items {
+            if !types.contains(&item.model) {
+                types.push(item.model);
+            }
+        }
+        types
+    }
+
+    /// A label for the model: one type's label, or "Mixed (2PL, Graded)".
+    pub fn model_label(&self) -> String {
+        let types = self.item_types();
+        match types.as_slice() {
+            [one] => one.label().to_string(),
+            many => format!(
+                "Mixed ({})",
+                many.iter()
+                    .map(|t| t.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    /// A name for the model: one type's name or "mixed".
+    pub fn model_name(&self) -> String {
+        match self.item_types().as_slice() {
+            [one] => one.name().to_string(),
+            _ => "mixed".to_string(),
+        }
+    }
+}
+
+/// The reported θ metric `θ' = mean + sd·θ` over the estimation metric.
+fn reported_metric(
+    setup: &Setup,
+    psi: &[f64],
+    settings: &FitSettings,
+) -> (f64, f64, Option<usize>) {
+    let layout = &setup.problem.layout;
+    // The Rasch family's common slope σ sets the metric (θ' = σθ/D, slopes reported as 1)
+    // unless anchors fix the scale.
+    if setup.anchored.iter().any(|&a| a) {
+        return (0.0, 1.0, None);
+    }
+    for (j, item) in layout.items.iter().enumerate() {
+        if item.item_type.is_rasch_family()
+            && let Slot::Free(i) = layout.slots[0][j][0]
+        {
+            return (0.0, psi[i] / settings.scaling, Some(i));
+        }
+    }
+    (0.0, 1.0, None)
+}
+
+/// Assembles the result from the setup, EM's estimates and their covariance.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn assemble(
+    setup: Setup,
+    settings: &FitSettings,
+    psi: Vec<f64>,
+    cycles: usize,
+    history: Vec<f64>,
+    termination: Termination,
+    log_likelihood: f64,
+    covariance: Option<Vec<f64>>,
+    standard_error_route: Option<String>,
+    extra_warnings: Vec<FitWarning>,
+) -> Calibration {
+    let layout = &setup.problem.layout;
+    let n = layout.n_free();
+    let scaling = settings.scaling;
+    let (mean, sd, _) = reported_metric(&setup, &psi, settings);
+    let metric_of = |psi: &[f64]| reported_metric(&setup, psi, settings);
+    let mut warnings = setup.warnings.clone();
+    warnings.extend(extra_warnings);
+    if termination == Termination::MaxCycles {
+        warnings.push(FitWarning::NotConverged {
+            cycles,
+            tolerance: settings.tolerance,
+        });
+    }
+    // Delta method: the variance of f(ψ) is J Σ Jᵀ, J by central differences over the free
+    // parameters f depends on.
+    let delta = |f: &dyn Fn(&[f64]) -> Vec<f64>, depends: &[usize]| -> Vec<Option<f64>> {
+        let value = f(&psi);
+        let Some(cov) = covariance.as_ref() else {
+            return vec![None; value.len()];
+        };
+        let mut jacobian = vec![vec![0.0; depends.len()]; value.len()];
+        for (x, &i) in depends.iter().enumerate() {
+            let h = 1e-6 * psi[i].abs().max(1.0);
+            let mut plus = psi.clone();
+            let mut minus = psi.clone();
+            plus[i] += h;
+            minus[i] -= h;
+            let (fp, fm) = (f(&plus), f(&minus));
+            for r in 0..value.len() {
+                jacobian[r][x] = (fp[r] - fm[r]) / (2.0 * h);
+            }
+        }
+        jacobian
+            .iter()
+            .map(|row| {
+                if row.iter().all(|v| v.abs() < 1e-12) {
+                    return None;
+                }
+                let mut variance = 0.0;
+                for (x, &i) in depends.iter().enumerate() {
+                    for (y, &k) in depends.iter().enumerate() {
+                        variance += row[x] * cov[i * n + k] * row[y];
+                    }
+                }
+                (variance > 0.0 && variance.is_finite()).then(|| variance.sqrt())
+            })
+            .collect()
+    };
+    let metric_parameter = reported_metric(&setup, &psi, settings).2;
+    let items: Vec<FittedItem> = layout
+        .items
+        .iter()
+        .enumerate()
+        .map(|(j, item)| {
+            let model = item.model;
+            let params = model.rescale(&layout.item_parameters(0, j, &psi), mean, sd);
+            let irt = model.irt_form(&params, scaling);
+            let mut depends = layout.item_free[j].clone();
+            if let Some(i) = metric_parameter
+                && !depends.contains(&i)
+            {
+                depends.push(i);
+            }
+            let reported = |psi: &[f64]| -> Vec<f64> {
+                let (m, s, _) = metric_of(psi);
+                let p = model.rescale(&layout.item_parameters(0, j, psi), m, s);
+                let mut out = p.clone();
+                out.extend(model.irt_form(&p, scaling).flatten());
+                out
+            };
+            let ses = delta(&reported, &depends);
+            let n_params = params.len();
+            let parameter_se = ses[..n_params].to_vec();
+            let irt_se = irt.unflatten(&ses[n_params..]);
+            FittedItem {
+                item: item.name.clone(),
+                model: item.item_type,
+                categories: setup.categories[j].clone(),
+                parameter_names: model
+                    .parameters(item.n_categories)
+                    .into_iter()
+                    .map(|p| p.name)
+                    .collect(),
+                parameters: params,
+                parameter_se,
+                irt,
+                irt_se,
+                anchored: setup.anchored[j],
+            }
+        })
+        .collect();
+    // Latent distribution on the reported metric.
+    let (latent_mean, latent_variance, latent_mean_se, latent_variance_se) = match metric_parameter
+    {
+        Some(i) => {
+            let variance = |psi: &[f64]| {
+                let s = metric_of(psi).1;
+                vec![s * s]
+            };
+            let se = delta(&variance, &[i]);
+            (0.0, sd * sd, None, se[0])
+        }
+        None => {
+            let (m, v) = layout.latent(0, &psi);
+            let se_of = |slot: Slot| match slot {
+                Slot::Free(i) => covariance
+                    .as_ref()
+                    .map(|c| c[i * n + i])
+                    .filter(|v| *v > 0.0)
+                    .map(f64::sqrt),
+                Slot::Fixed(_) => None,
+            };
+            (m, v, se_of(layout.latent[0].0), se_of(layout.latent[0].1))
+        }
+    };
+    // Estimates at a bound, enormous standard errors, negative slopes.
+    for (i, parameter) in layout.free.iter().enumerate() {
+        let (lo, hi) = parameter.bounds;
+        if matches!(parameter.kind, FreeKind::Item(_))
+            && parameter.transform == super::layout::Transform::Identity
+            && (psi[i] <= lo + 1e-6 || psi[i] >= hi - 1e-6)
+        {
+            let (item, name) = match parameter.owner {
+                Owner::Item(j) => {
+                    let slot = layout.slots[0][j].iter().position(|s| *s == Slot::Free(i));
+                    let names = layout.items[j]
+                        .model
+                        .parameters(layout.items[j].n_categories);
+                    (
+                        layout.items[j].name.clone(),
+                        slot.map(|m| names[m].name.clone()).unwrap_or_default(),
+                    )
+                }
+                _ => (parameter.label.clone(), String::new()),
+            };
+            warnings.push(FitWarning::AtBound {
+                item,
+                parameter: name,
+                value: parameter.transform.value(psi[i]),
+            });
+        }
+    }
+    for item in &items {
+        if item.anchored {
+            continue;
+        }
+        for (name, se) in item.parameter_names.iter().zip(&item.parameter_se) {
+            if let Some(se) = se
+                && *se > 10.0
+            {
+                warnings.push(FitWarning::LargeStandardError {
+                    item: item.item.clone(),
+                    parameter: name.clone(),
+                    se: *se,
+                });
+            }
+        }
+        if item.model.is_dichotomous() && item.a() < 0.0 {
+            warnings.push(FitWarning::NegativeSlope {
+                item: item.item.clone(),
+                a: item.a(),
+            });
+        }
+    }
+    let k = n;
+    let n_persons = setup.n_persons;
+    let _ = ParameterKind::Slope;
+    Calibration {
+        settings: settings.clone(),
+        items,
+        excluded_items: setup.excluded.clone(),
+        latent_mean,
+        latent_variance,
+        latent_mean_se,
+        latent_variance_se,
+        log_likelihood,
+        aic: -2.0 * log_likelihood + 2.0 * k as f64,
+        bic: -2.0 * log_likelihood + k as f64 * (n_persons.max(1) as f64).ln(),
+        parameters: k,
+        cycles,
+        converged: termination != Termination::MaxCycles,
+        termination,
+        log_likelihood_history: history,
+        standard_errors: settings.standard_errors,
+        standard_error_route,
+        n_persons,
+        n_persons_without_responses: setup.n_persons_without_responses,
+        n_patterns: setup.problem.groups[0].patterns.len(),
+        warnings,
+        estimates: psi,
+    }
+}

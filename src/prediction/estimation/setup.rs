@@ -1,0 +1,298 @@
+//! From a response matrix and settings to a calibration problem: which items can be calibrated
+//! (and why the others cannot), each item's type and categories, anchored items, priors, the
+//! parameter layout and the collapsed patterns.
+
+use std::collections::BTreeSet;
+
+use super::layout::{ItemRequest, ItemSpec, ParameterLayout};
+use super::problem::{Group, Problem};
+use super::result::{ExcludedItem, FitWarning};
+use super::settings::{FitSettings, Guessing};
+use crate::prediction::PredictionError;
+use crate::prediction::items::{ItemType, ParameterKind};
+use crate::prediction::model::ItemParameters;
+use crate::prediction::quadrature::Quadrature;
+use crate::prediction::responses::{Patterns, ResponseMatrix};
+
+/// A problem ready for EM, with what was decided on the way.
+pub(crate) struct Setup {
+    pub problem: Problem,
+    /// Per calibrated item, its categories' original values.
+    pub categories: Vec<Vec<String>>,
+    /// Items left out, with the reason.
+    pub excluded: Vec<ExcludedItem>,
+    pub warnings: Vec<FitWarning>,
+    /// Persons with at least one response to a calibrated item.
+    pub n_persons: usize,
+    pub n_persons_without_responses: usize,
+    /// Observed category proportions per calibrated item (start values).
+    pub proportions: Vec<Vec<f64>>,
+    /// Per calibrated item: anchored (parameters fixed from the settings).
+    pub anchored: Vec<bool>,
+}
+
+impl Setup {
+    /// Start values of EM.
+    pub fn start_values(&self) -> Vec<f64> {
+        self.problem.layout.start_values(&self.proportions)
+    }
+}
+
+fn describe_constant(labels: &[String], code: usize, count: usize) -> String {
+    let label = &labels[code];
+    if labels.len() == 2 && labels[0] == "0" && labels[1] == "1" {
+        if code == 1 {
+            format!("all {count} responses are correct (1)")
+        } else {
+            format!("all {count} responses are wrong (0)")
+        }
+    } else {
+        format!("all {count} responses are {}", crate::text::quoted(label))
+    }
+}
+
+/// Builds the calibration problem.
+pub(crate) fn problem(
+    responses: &ResponseMatrix,
+    settings: &FitSettings,
+) -> Result<Setup, PredictionError> {
+    settings.validate()?;
+    let mut warnings = Vec::new();
+    let mut excluded = Vec::new();
+    for name in settings.item_models.keys() {
+        if !responses.item_names().contains(name) {
+            return Err(PredictionError::InvalidSetting(format!(
+                "an item type is set for {}, which is not an item of the data",
+                crate::text::quoted(name)
+            )));
+        }
+    }
+    let counts = responses.category_counts();
+    // Numeric category values used anywhere in the test, to tell an item's unused category.
+    let mut all_values: BTreeSet<i64> = BTreeSet::new();
+    for j in 0..responses.n_items() {
+        for label in responses.categories(j) {
+            if let Ok(v) = label.parse::<i64>() {
+                all_values.insert(v);
+            }
+        }
+    }
+    // Copied only when an item is recoded or left out.
+    let mut matrix = std::borrow::Cow::Borrowed(responses);
+    let mut included = Vec::new();
+    let mut anchored = Vec::new();
+    let mut fixed_values: Vec<Option<ItemParameters>> = Vec::new();
+    for j in 0..responses.n_items() {
+        let name = &responses.item_names()[j];
+        let labels = responses.categories(j);
+        let anchor = settings.fixed_items.iter().find(|f| &f.item == name);
+        let answered: usize = counts[j].iter().sum();
+        if let Some(anchor) = anchor {
+            // Map the data's categories onto the anchor's.
+            let mut mapping = Vec::with_capacity(labels.len());
+            for label in labels {
+                match anchor.categories.iter().position(|c| c == label) {
+                    Some(code) => mapping.push(Some(code as u8)),
+                    None => {
+                        return Err(PredictionError::Data(format!(
+                            "item {}: category {} is not among the fixed item's categories {}",
+                            crate::text::quoted(name),
+                            crate::text::quoted(label),
+                            anchor.categories.join(", ")
+                        )));
+                    }
+                }
+            }
+            matrix =
+                std::borrow::Cow::Owned(matrix.recode_item(j, &mapping, anchor.categories.clone()));
+            included.push(j);
+            anchored.push(true);
+            fixed_values.push(Some(anchor.clone()));
+            continue;
+        }
+        let used: Vec<usize> = (0..labels.len()).filter(|&c| counts[j][c] > 0).collect();
+        if used.len() < 2 {
+            let reason = if answered == 0 {
+                "no responses".to_string()
+            } else {
+                describe_constant(labels, used[0], answered)
+            };
+            warnings.push(FitWarning::ItemExcluded {
+                item: name.clone(),
+                reason: reason.clone(),
+            });
+            excluded.push(ExcludedItem {
+                item: name.clone(),
+                reason,
+            });
+            continue;
+        }
+        // Categories nobody chose are dropped (mirt does the same).
+        if used.len() < labels.len() {
+            let mut mapping = vec![None; labels.len()];
+            for (new, &old) in used.iter().enumerate() {
+                mapping[old] = Some(new as u8);
+            }
+            for c in (0..labels.len()).filter(|c| counts[j][*c] == 0) {
+                warnings.push(FitWarning::CategoryNotChosen {
+                    item: name.clone(),
+                    category: labels[c].clone(),
+                });
+            }
+            let kept: Vec<String> = used.iter().map(|&c| labels[c].clone()).collect();
+            matrix = std::borrow::Cow::Owned(matrix.recode_item(j, &mapping, kept));
+        } else {
+            // A numeric scale with a gap that other items use: say so, the category is dropped.
+            let numbers: Option<Vec<i64>> = labels.iter().map(|l| l.parse::<i64>().ok()).collect();
+            if let Some(numbers) = numbers
+                && let (Some(&lo), Some(&hi)) = (numbers.first(), numbers.last())
+            {
+                for v in all_values.range(lo..=hi) {
+                    if !numbers.contains(v) {
+                        warnings.push(FitWarning::CategoryNotChosen {
+                            item: name.clone(),
+                            category: v.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        let item_type = settings.item_type(name);
+        item_type
+            .model()
+            .check_categories(matrix.n_categories(j))
+            .map_err(|reason| {
+                let values: Vec<String> = matrix
+                    .categories(j)
+                    .iter()
+                    .take(6)
+                    .map(|v| crate::text::quoted(v))
+                    .collect();
+                let more = if matrix.n_categories(j) > 6 {
+                    ", …"
+                } else {
+                    ""
+                };
+                PredictionError::ItemType {
+                    item: name.clone(),
+                    reason: format!("{reason} (its values: {}{more})", values.join(", ")),
+                }
+            })?;
+        included.push(j);
+        anchored.push(false);
+        fixed_values.push(None);
+    }
+    let all_fixed = anchored.iter().all(|&a| a);
+    let free_items = anchored.iter().filter(|a| !**a).count();
+    if included.is_empty() || (!all_fixed && included.len() < 2) || (free_items == 0 && !all_fixed)
+    {
+        return Err(PredictionError::TooFewItems {
+            usable: included.len(),
+            excluded: excluded.len(),
+        });
+    }
+    let matrix = if included.len() == responses.n_items() {
+        matrix
+    } else {
+        std::borrow::Cow::Owned(matrix.select_items(&included))
+    };
+    let patterns = Patterns::collapse(&matrix);
+    let n_persons = patterns.counts.iter().sum::<f64>() as usize;
+    let n_persons_without_responses = matrix.n_persons() - n_persons;
+    if n_persons < 2 && !all_fixed {
+        return Err(PredictionError::TooFewPersons(n_persons));
+    }
+    if n_persons_without_responses > 0 {
+        warnings.push(FitWarning::PersonsWithoutResponses(
+            n_persons_without_responses,
+        ));
+    }
+    let categories: Vec<usize> = (0..matrix.n_items())
+        .map(|j| matrix.n_categories(j))
+        .collect();
+    let category_values: Vec<Vec<String>> = (0..matrix.n_items())
+        .map(|j| matrix.categories(j).to_vec())
+        .collect();
+    let any_anchor = anchored.iter().any(|&a| a);
+    // Per item: its spec, the whole vector when anchored, single fixed parameters.
+    type Request = (ItemSpec, Option<Vec<f64>>, Vec<(ParameterKind, f64)>);
+    let requests: Vec<Request> = (0..matrix.n_items())
+        .map(|j| {
+            let name = matrix.item_names()[j].clone();
+            let (item_type, fixed) = match &fixed_values[j] {
+                Some(anchor) => (anchor.model, Some(anchor.parameters.clone())),
+                None => (settings.item_type(&name), None),
+            };
+            let mut fixed_kinds = Vec::new();
+            if let Guessing::Fixed { value } = settings.guessing {
+                fixed_kinds.push((ParameterKind::LowerAsymptote, value));
+            }
+            // Calibrated against anchors, a Rasch-family item keeps its slope of 1: the latent
+            // variance is what is estimated.
+            if any_anchor && item_type.is_rasch_family() {
+                fixed_kinds.push((ParameterKind::Slope, settings.scaling));
+            }
+            (
+                ItemSpec {
+                    name,
+                    item_type,
+                    model: item_type.model(),
+                    n_categories: categories[j],
+                },
+                fixed,
+                fixed_kinds,
+            )
+        })
+        .collect();
+    let no_groups = |_: usize| false;
+    let priors: Vec<Box<dyn Fn(ParameterKind) -> Option<crate::prediction::items::Prior>>> =
+        requests
+            .iter()
+            .map(|(spec, _, _)| {
+                let name = spec.name.clone();
+                let settings = settings.clone();
+                Box::new(move |kind| settings.prior_for(kind, &name))
+                    as Box<dyn Fn(ParameterKind) -> Option<crate::prediction::items::Prior>>
+            })
+            .collect();
+    let item_requests: Vec<ItemRequest<'_>> = requests
+        .iter()
+        .zip(&priors)
+        .map(|((spec, fixed, fixed_kinds), prior)| ItemRequest {
+            spec: spec.clone(),
+            fixed: fixed.clone(),
+            fixed_kinds,
+            prior: prior.as_ref(),
+            per_group: &no_groups,
+        })
+        .collect();
+    let latent_free = any_anchor && !all_fixed;
+    let layout = ParameterLayout::new(&item_requests, 1, &[(latent_free, latent_free)]);
+    let group = Group::new(patterns, &categories);
+    let proportions = group
+        .category_counts
+        .iter()
+        .map(|counts| {
+            let total: f64 = counts.iter().sum();
+            counts
+                .iter()
+                .map(|c| if total > 0.0 { c / total } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let _ = ItemType::TwoPl;
+    Ok(Setup {
+        problem: Problem {
+            layout,
+            groups: vec![group],
+            quadrature: Quadrature::normal(settings.quadrature_points, settings.theta_limit),
+        },
+        categories: category_values,
+        excluded,
+        warnings,
+        n_persons,
+        n_persons_without_responses,
+        proportions,
+        anchored,
+    })
+}

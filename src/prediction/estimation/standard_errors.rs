@@ -1,0 +1,752 @@
+//! Standard errors: the observed information of the marginal log-likelihood (plus log priors),
+//! inverted.
+//!
+//! The observed information is computed exactly, by one of two routes:
+//!
+//! - **Analytic (Louis, 1982)** for tests whose items are all divide-by-total with log-odds
+//!   linear in the parameters (2PL, 1PL, Rasch, GPCM, PCM, rating scale), one group, latent
+//!   distribution fixed. Louis's identity gives `I = Σ_items I_c − Σ_p n_p Cov(S | x_p)`, the
+//!   complete-data information less the posterior covariance of each pattern's complete-data
+//!   score. For these items the score of item j at node q is
+//!   `S_j(x, θ) = σ_{j,x}·θ + τ_{j,x} − μ_j(θ)` with `σ = ∂s/∂φ`, `τ = ∂t/∂φ` constant and
+//!   `μ_j(θ) = E_P[σθ + τ]`; the posterior covariance of the stacked score is then
+//!   `v_p·D D ᵀ − (D cᵀ + c Dᵀ) + Σ_q w_pq μ°μ°ᵀ − M Mᵀ`, with `D = σ_{·,x_p}`, `v_p` the
+//!   posterior variance of θ, `M = Σ_q w_pq μ°(θ_q)`, `c = Σ_q w_pq θ_q μ°(θ_q) − E[θ]·M` and
+//!   `μ°` the μ of the items the pattern answered. Summed over patterns these are three matrix
+//!   products over the patterns and one sum over nodes of pairwise "both answered" posterior
+//!   mass (which is just the node counts for complete data) — no parameter × parameter matrix
+//!   per person, and linear in the number of patterns.
+//! - **Numerical (Oakes, 1999)** otherwise: central differences of the analytic gradient of the
+//!   marginal log-likelihood (Fisher's identity), two E-steps per parameter. mirt computes its
+//!   default (Oakes) SEs the same way.
+//!
+//! The cross-product information `Σ_p n_p ḡ_p ḡ_pᵀ` (ḡ_p the gradient of pattern p's log
+//! marginal likelihood) is offered as a quicker, noisier alternative.
+//!
+//! Parameters sitting at a bound are held fixed: they get no standard error.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+
+use super::estep::{BLOCK, ItemStats, pattern_log_likelihood, posterior_in_place};
+use super::layout::{FreeKind, Slot};
+use super::mstep::item_free_terms;
+use super::problem::Problem;
+use crate::prediction::PredictionError;
+use crate::prediction::linalg;
+use crate::prediction::responses::PatternView;
+
+/// The most memory the standard errors may take before they are refused up front.
+pub(crate) const STANDARD_ERROR_MEMORY_LIMIT: f64 = 1.5e9;
+
+/// Bytes the standard errors of `n` free parameters need (a few n × n matrices).
+pub(crate) fn standard_error_bytes(n: usize) -> f64 {
+    4.0 * 8.0 * (n as f64) * (n as f64)
+}
+
+/// The gradient of the marginal log-likelihood plus log priors at ψ (Fisher's identity).
+pub(crate) fn marginal_gradient(problem: &Problem, psi: &[f64]) -> Vec<f64> {
+    let layout = &problem.layout;
+    let estep = problem.e_step(psi, false);
+    let nodes = problem.nodes();
+    let n = layout.n_free();
+    let mut gradient = vec![0.0; n];
+    let per_item: Vec<(Vec<usize>, Vec<f64>)> = (0..layout.items.len())
+        .into_par_iter()
+        .map(|j| {
+            let indices = layout.item_free[j].clone();
+            let terms = item_free_terms(layout, j, psi, &estep, nodes, &indices, true);
+            (indices, terms.gradient)
+        })
+        .collect();
+    for (indices, g) in per_item {
+        for (&i, v) in indices.iter().zip(g) {
+            gradient[i] += v;
+        }
+    }
+    // Priors of shared parameters (own ones are in the item terms).
+    for &i in &layout.shared {
+        let parameter = &layout.free[i];
+        if let Some(prior) = parameter.prior {
+            let (_, first, _) = prior.log_density(parameter.transform.value(psi[i]));
+            gradient[i] += first * parameter.transform.derivative(psi[i]);
+        }
+    }
+    for (g, group) in estep.iter().enumerate() {
+        let (mean, variance) = layout.latent(g, psi);
+        let log_prior = problem.log_prior(g, psi);
+        let total: f64 = group.node_counts.iter().sum();
+        // ∂ log π_q / ∂(μ, σ²) for the normalised weights: the density's score less its
+        // π-weighted average.
+        let score_mean: Vec<f64> = nodes.iter().map(|t| (t - mean) / variance).collect();
+        let score_variance: Vec<f64> = nodes
+            .iter()
+            .map(|t| ((t - mean) * (t - mean) - variance) / (2.0 * variance * variance))
+            .collect();
+        let average =
+            |score: &[f64]| -> f64 { score.iter().zip(&log_prior).map(|(s, l)| s * l.exp()).sum() };
+        let (mean_slot, variance_slot) = layout.latent[g];
+        if let Slot::Free(i) = mean_slot {
+            let bar = average(&score_mean);
+            gradient[i] += group
+                .node_counts
+                .iter()
+                .zip(&score_mean)
+                .map(|(n, s)| n * s)
+                .sum::<f64>()
+                - total * bar;
+        }
+        if let Slot::Free(i) = variance_slot {
+            let bar = average(&score_variance);
+            gradient[i] += group
+                .node_counts
+                .iter()
+                .zip(&score_variance)
+                .map(|(n, s)| n * s)
+                .sum::<f64>()
+                - total * bar;
+        }
+    }
+    gradient
+}
+
+/// The observed information by central differences of [`marginal_gradient`].
+pub(crate) fn numerical_information(
+    problem: &Problem,
+    psi: &[f64],
+    report: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
+) -> Result<Vec<f64>, PredictionError> {
+    let n = psi.len();
+    let column = |k: usize| -> Result<Vec<f64>, PredictionError> {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(PredictionError::Cancelled);
+        }
+        let h = 1e-4 * psi[k].abs().max(1.0);
+        let mut plus = psi.to_vec();
+        let mut minus = psi.to_vec();
+        plus[k] += h;
+        minus[k] -= h;
+        let g_plus = marginal_gradient(problem, &plus);
+        let g_minus = marginal_gradient(problem, &minus);
+        Ok(g_plus
+            .iter()
+            .zip(&g_minus)
+            .map(|(a, b)| (a - b) / (2.0 * h))
+            .collect())
+    };
+    let mut columns: Vec<Vec<f64>> = Vec::with_capacity(n);
+    for start in (0..n).step_by(16) {
+        let end = (start + 16).min(n);
+        let chunk: Vec<Result<Vec<f64>, PredictionError>> =
+            (start..end).into_par_iter().map(column).collect();
+        for c in chunk {
+            columns.push(c?);
+        }
+        report(end, n);
+    }
+    let mut information = vec![0.0; n * n];
+    for (k, column) in columns.iter().enumerate() {
+        for (i, value) in column.iter().enumerate() {
+            information[i * n + k] = -value;
+        }
+    }
+    symmetrise(&mut information, n);
+    Ok(information)
+}
+
+fn symmetrise(matrix: &mut [f64], n: usize) {
+    for i in 0..n {
+        for k in 0..i {
+            let mean = 0.5 * (matrix[i * n + k] + matrix[k * n + i]);
+            matrix[i * n + k] = mean;
+            matrix[k * n + i] = mean;
+        }
+    }
+}
+
+/// Whether the analytic (Louis) route applies.
+pub(crate) fn analytic_applies(problem: &Problem) -> bool {
+    problem.groups.len() == 1 && !problem.layout.latent_free() && problem.layout.all_canonical()
+}
+
+/// The information from the log priors (its concave part), added to every route.
+fn add_prior_information(problem: &Problem, psi: &[f64], information: &mut [f64]) {
+    let n = psi.len();
+    for (i, parameter) in problem.layout.free.iter().enumerate() {
+        if let Some(prior) = parameter.prior {
+            let value = parameter.transform.value(psi[i]);
+            let (_, first, second) = prior.log_density(value);
+            let d = parameter.transform.derivative(psi[i]);
+            let d2 = parameter.transform.second_derivative(psi[i]);
+            information[i * n + i] += -(second * d * d + first * d2);
+        }
+    }
+}
+
+/// The analytic observed information (Louis) for canonical divide-by-total items; see the module
+/// docs. One group, latent distribution fixed.
+pub(crate) fn louis_information(
+    problem: &Problem,
+    psi: &[f64],
+    report: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
+) -> Result<Vec<f64>, PredictionError> {
+    let layout = &problem.layout;
+    let nodes = problem.nodes();
+    let q_count = nodes.len();
+    let group = &problem.groups[0];
+    let patterns = &group.patterns;
+    let n_items = layout.items.len();
+    // Item-parameter space: item j's parameters at offset[j].
+    let mut offset = Vec::with_capacity(n_items + 1);
+    offset.push(0);
+    let mut forms = Vec::with_capacity(n_items);
+    let mut params_of = Vec::with_capacity(n_items);
+    for (j, item) in layout.items.iter().enumerate() {
+        let params = layout.item_parameters(0, j, psi);
+        let form = item
+            .model
+            .linear_form(&params, item.n_categories)
+            .ok_or_else(|| {
+                PredictionError::Data("analytic standard errors need divide-by-total items".into())
+            })?;
+        offset.push(offset[j] + params.len());
+        forms.push(form);
+        params_of.push(params);
+    }
+    let p_items = offset[n_items];
+    // μ_j(θ_q) for every item parameter: U is Q × P.
+    let mut u = vec![0.0; q_count * p_items];
+    for (j, form) in forms.iter().enumerate() {
+        let k = layout.items[j].n_categories;
+        let n = params_of[j].len();
+        let mut p = vec![0.0; k];
+        for (q, &theta) in nodes.iter().enumerate() {
+            crate::prediction::items::divide_by_total::probabilities(
+                &form.s, &form.t, theta, &mut p,
+            );
+            for m in 0..n {
+                u[q * p_items + offset[j] + m] = (0..k)
+                    .map(|c| p[c] * (form.ds[c * n + m] * theta + form.dt[c * n + m]))
+                    .sum();
+            }
+        }
+    }
+    // Columns with a θ part (σ ≠ 0 somewhere): the slopes.
+    let mut theta_column = vec![usize::MAX; p_items];
+    let mut theta_columns = Vec::new();
+    for (j, form) in forms.iter().enumerate() {
+        let n = params_of[j].len();
+        for m in 0..n {
+            if (0..layout.items[j].n_categories).any(|c| form.ds[c * n + m] != 0.0) {
+                theta_column[offset[j] + m] = theta_columns.len();
+                theta_columns.push(offset[j] + m);
+            }
+        }
+    }
+    let p_theta = theta_columns.len();
+    let tables = problem.tables(0, psi);
+    let log_prior = problem.log_prior(0, psi);
+    let has_missing = patterns.has_missing();
+    let n_patterns = patterns.len();
+    let n_blocks = n_patterns.div_ceil(BLOCK);
+
+    struct Sums {
+        a: Vec<f64>,
+        x: Vec<f64>,
+        y: Vec<f64>,
+        /// Pairwise "both answered" posterior mass per node (J × J × Q), with missing data.
+        both: Vec<f64>,
+        /// Dense data: posterior mass missing each item (J × Q).
+        missing: Vec<f64>,
+        node_counts: Vec<f64>,
+    }
+    let sparse = patterns.is_sparse();
+    let empty = || Sums {
+        a: vec![0.0; p_theta * p_theta],
+        x: vec![0.0; p_theta * p_items],
+        y: vec![0.0; p_items * p_items],
+        both: if has_missing {
+            vec![0.0; n_items * n_items * q_count]
+        } else {
+            Vec::new()
+        },
+        missing: if has_missing && !sparse {
+            vec![0.0; n_items * q_count]
+        } else {
+            Vec::new()
+        },
+        node_counts: vec![0.0; q_count],
+    };
+    let pair_bytes = (n_items * n_items * q_count) as f64 * 8.0;
+    if has_missing && pair_bytes > 1e9 {
+        return Err(PredictionError::TooLarge(format!(
+            "the standard errors of {} items with missing responses need {} of pairwise tables; use --se crossprod or --se none",
+            n_items,
+            crate::text::human_bytes(pair_bytes)
+        )));
+    }
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let block = |b: usize, sums: &mut Sums| {
+        let lo = b * BLOCK;
+        let hi = ((b + 1) * BLOCK).min(n_patterns);
+        let rows = hi - lo;
+        let mut w = vec![0.0; rows * q_count];
+        let mut wt = vec![0.0; rows * q_count];
+        let mut d1 = vec![0.0; rows * p_theta];
+        let mut d1_scaled = vec![0.0; rows * p_theta];
+        let mut counts = vec![0.0; rows];
+        let mut m1 = vec![0.0; rows];
+        for (i, p) in (lo..hi).enumerate() {
+            let values = &mut w[i * q_count..(i + 1) * q_count];
+            pattern_log_likelihood(patterns, p, &tables, nodes, &log_prior, values);
+            let (_, mean, sd) = posterior_in_place(values, nodes);
+            let count = patterns.counts[p];
+            counts[i] = count;
+            m1[i] = mean;
+            for (at, v) in values.iter().enumerate() {
+                wt[i * q_count + at] = v * nodes[at];
+                sums.node_counts[at] += count * v;
+            }
+            let scale = (count * sd * sd).sqrt();
+            for (j, code) in patterns.responses(p) {
+                let form = &forms[j];
+                let n = params_of[j].len();
+                for m in 0..n {
+                    let col = theta_column[offset[j] + m];
+                    if col != usize::MAX {
+                        let value = form.ds[code as usize * n + m];
+                        d1[i * p_theta + col] = value;
+                        d1_scaled[i * p_theta + col] = value * scale;
+                    }
+                }
+            }
+            if has_missing {
+                // Dense data: posterior mass of patterns missing both items (and each item);
+                // sparse data: of patterns answering both. Whichever list is short.
+                let values = &w[i * q_count..(i + 1) * q_count];
+                let listed: Vec<usize> = match patterns.view(p) {
+                    PatternView::Dense { missing, .. } => {
+                        missing.iter().map(|&j| j as usize).collect()
+                    }
+                    PatternView::Sparse { items, .. } => {
+                        items.iter().map(|&j| j as usize).collect()
+                    }
+                };
+                for &j in &listed {
+                    if !sparse {
+                        let at = j * q_count;
+                        for (slot, v) in sums.missing[at..at + q_count].iter_mut().zip(values) {
+                            *slot += count * v;
+                        }
+                    }
+                    for &k in &listed {
+                        let at = (j * n_items + k) * q_count;
+                        for (slot, v) in sums.both[at..at + q_count].iter_mut().zip(values) {
+                            *slot += count * v;
+                        }
+                    }
+                }
+            }
+        }
+        // M0 = W·U, M1 = (W∘θ)·U.
+        let mut m0 = vec![0.0; rows * p_items];
+        let mut m1_table = vec![0.0; rows * p_items];
+        linalg::gemm(rows, q_count, p_items, &w, &u, 0.0, &mut m0);
+        linalg::gemm(rows, q_count, p_items, &wt, &u, 0.0, &mut m1_table);
+        // Only the items a pattern answered contribute μ°.
+        if has_missing {
+            for (i, p) in (lo..hi).enumerate() {
+                if let PatternView::Dense { missing, .. } = patterns.view(p) {
+                    for &j in missing {
+                        let j = j as usize;
+                        for col in offset[j]..offset[j + 1] {
+                            m0[i * p_items + col] = 0.0;
+                            m1_table[i * p_items + col] = 0.0;
+                        }
+                    }
+                } else {
+                    let mut answered = vec![false; n_items];
+                    for (j, _) in patterns.responses(p) {
+                        answered[j] = true;
+                    }
+                    for j in (0..n_items).filter(|&j| !answered[j]) {
+                        for col in offset[j]..offset[j + 1] {
+                            m0[i * p_items + col] = 0.0;
+                            m1_table[i * p_items + col] = 0.0;
+                        }
+                    }
+                }
+            }
+        }
+        // c = M1 − m1·M0, weighted by the count for X; M0 scaled by √count for Y.
+        let mut c = m1_table;
+        for i in 0..rows {
+            for col in 0..p_items {
+                c[i * p_items + col] =
+                    counts[i] * (c[i * p_items + col] - m1[i] * m0[i * p_items + col]);
+                m0[i * p_items + col] *= counts[i].sqrt();
+            }
+        }
+        linalg::gemm_transposed_a(
+            p_theta,
+            rows,
+            p_theta,
+            &d1_scaled,
+            &d1_scaled,
+            1.0,
+            &mut sums.a,
+        );
+        linalg::gemm_transposed_a(p_theta, rows, p_items, &d1, &c, 1.0, &mut sums.x);
+        linalg::gemm_transposed_a(p_items, rows, p_items, &m0, &m0, 1.0, &mut sums.y);
+        done.fetch_add(1, Ordering::Relaxed);
+    };
+    let mut total = empty();
+    for start in (0..n_blocks).step_by(64) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(PredictionError::Cancelled);
+        }
+        let end = (start + 64).min(n_blocks);
+        let part = (start..end)
+            .into_par_iter()
+            .fold(empty, |mut sums, b| {
+                block(b, &mut sums);
+                sums
+            })
+            .reduce(empty, |mut a, b| {
+                for (x, y) in [
+                    (&mut a.a, &b.a),
+                    (&mut a.x, &b.x),
+                    (&mut a.y, &b.y),
+                    (&mut a.both, &b.both),
+                    (&mut a.missing, &b.missing),
+                    (&mut a.node_counts, &b.node_counts),
+                ] {
+                    for (s, t) in x.iter_mut().zip(y) {
+                        *s += t;
+                    }
+                }
+                a
+            });
+        for (x, y) in [
+            (&mut total.a, &part.a),
+            (&mut total.x, &part.x),
+            (&mut total.y, &part.y),
+            (&mut total.both, &part.both),
+            (&mut total.missing, &part.missing),
+            (&mut total.node_counts, &part.node_counts),
+        ] {
+            for (s, t) in x.iter_mut().zip(y) {
+                *s += t;
+            }
+        }
+        report(end, n_blocks);
+    }
+    // Covariance part: embed(A) − X − Xᵀ + Z − Y.
+    let mut cov = vec![0.0; p_items * p_items];
+    for (x, &col_x) in theta_columns.iter().enumerate() {
+        for (y, &col_y) in theta_columns.iter().enumerate() {
+            cov[col_x * p_items + col_y] += total.a[x * p_theta + y];
+        }
+        for col in 0..p_items {
+            let v = total.x[x * p_items + col];
+            cov[col_x * p_items + col] -= v;
+            cov[col * p_items + col_x] -= v;
+        }
+    }
+    for (c, y) in cov.iter_mut().zip(&total.y) {
+        *c -= y;
+    }
+    // Z = Σ_q N^{jk}_q μ_j μ_kᵀ.
+    for j in 0..n_items {
+        for k in 0..n_items {
+            for q in 0..q_count {
+                let mass = if !has_missing {
+                    total.node_counts[q]
+                } else if sparse {
+                    total.both[(j * n_items + k) * q_count + q]
+                } else {
+                    // Both answered = all − missing j − missing k + missing both.
+                    total.node_counts[q]
+                        - total.missing[j * q_count + q]
+                        - total.missing[k * q_count + q]
+                        + total.both[(j * n_items + k) * q_count + q]
+                };
+                if mass == 0.0 {
+                    continue;
+                }
+                let row_u = &u[q * p_items..(q + 1) * p_items];
+                for a in offset[j]..offset[j + 1] {
+                    let ua = mass * row_u[a];
+                    for b in offset[k]..offset[k + 1] {
+                        cov[a * p_items + b] += ua * row_u[b];
+                    }
+                }
+            }
+        }
+    }
+    // Complete-data information per item (exact for canonical items), less the covariance.
+    let estep = problem.e_step(psi, false);
+    let mut information_items = cov;
+    for v in information_items.iter_mut() {
+        *v = -*v;
+    }
+    for j in 0..n_items {
+        let stats: &ItemStats = &estep[0].items[j];
+        let (_, _, info) = super::mstep::item_terms(layout, j, &params_of[j], stats, nodes, true);
+        let n = params_of[j].len();
+        for a in 0..n {
+            for b in 0..n {
+                information_items[(offset[j] + a) * p_items + offset[j] + b] += info[a * n + b];
+            }
+        }
+    }
+    // Map to the free parameters: I_free = Aᵀ I_items A, A the 0/1 slot map (identity
+    // transforms for these items).
+    let n_free = layout.n_free();
+    let mut slot_of: Vec<Vec<usize>> = vec![Vec::new(); n_free];
+    for j in 0..n_items {
+        for (m, slot) in layout.slots[0][j].iter().enumerate() {
+            if let Slot::Free(i) = *slot {
+                slot_of[i].push(offset[j] + m);
+            }
+        }
+    }
+    let mut information = vec![0.0; n_free * n_free];
+    for i in 0..n_free {
+        for k in 0..n_free {
+            let mut v = 0.0;
+            for &a in &slot_of[i] {
+                for &b in &slot_of[k] {
+                    v += information_items[a * p_items + b];
+                }
+            }
+            information[i * n_free + k] = v;
+        }
+    }
+    symmetrise(&mut information, n_free);
+    add_prior_information(problem, psi, &mut information);
+    Ok(information)
+}
+
+/// The cross-product information `Σ_p n_p ḡ_p ḡ_pᵀ` plus the priors' information.
+pub(crate) fn crossproduct_information(
+    problem: &Problem,
+    psi: &[f64],
+    cancel: &AtomicBool,
+) -> Result<Vec<f64>, PredictionError> {
+    let layout = &problem.layout;
+    let nodes = problem.nodes();
+    let q_count = nodes.len();
+    let n_free = layout.n_free();
+    let mut information = vec![0.0; n_free * n_free];
+    for (g, group) in problem.groups.iter().enumerate() {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(PredictionError::Cancelled);
+        }
+        let tables = problem.tables(g, psi);
+        let log_prior = problem.log_prior(g, psi);
+        // Per item, category and node: the score ∂ log P/∂ψ over the item's free slots.
+        let scores: Vec<(Vec<usize>, Vec<f64>)> = layout
+            .items
+            .iter()
+            .enumerate()
+            .map(|(j, item)| {
+                let params = layout.item_parameters(g, j, psi);
+                let n = params.len();
+                let k = item.n_categories;
+                let free: Vec<(usize, usize, f64)> = layout.slots[g][j]
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(m, slot)| match *slot {
+                        Slot::Free(i) => Some((m, i, layout.free[i].transform.derivative(psi[i]))),
+                        Slot::Fixed(_) => None,
+                    })
+                    .collect();
+                let f = free.len();
+                let mut table = vec![0.0; k * q_count * f];
+                let mut p = vec![0.0; k];
+                let mut dp = vec![0.0; k * n];
+                for (q, &theta) in nodes.iter().enumerate() {
+                    item.model
+                        .parameter_derivatives(&params, theta, &mut p, &mut dp);
+                    for c in 0..k {
+                        let pc = p[c].max(1e-300);
+                        for (x, &(m, _, d)) in free.iter().enumerate() {
+                            table[(c * q_count + q) * f + x] = dp[c * n + m] / pc * d;
+                        }
+                    }
+                }
+                (free.iter().map(|&(_, i, _)| i).collect(), table)
+            })
+            .collect();
+        let (mean, variance) = layout.latent(g, psi);
+        let (mean_slot, variance_slot) = layout.latent[g];
+        let latent_scores: Vec<(usize, Vec<f64>)> = [
+            (
+                mean_slot,
+                nodes
+                    .iter()
+                    .map(|t| (t - mean) / variance)
+                    .collect::<Vec<f64>>(),
+            ),
+            (
+                variance_slot,
+                nodes
+                    .iter()
+                    .map(|t| ((t - mean) * (t - mean) - variance) / (2.0 * variance * variance))
+                    .collect(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(slot, score)| match slot {
+            Slot::Free(i) => {
+                let bar: f64 = score.iter().zip(&log_prior).map(|(s, l)| s * l.exp()).sum();
+                Some((i, score.iter().map(|s| s - bar).collect()))
+            }
+            Slot::Fixed(_) => None,
+        })
+        .collect();
+        let patterns = &group.patterns;
+        let n_patterns = patterns.len();
+        let n_blocks = n_patterns.div_ceil(BLOCK);
+        let part = (0..n_blocks)
+            .into_par_iter()
+            .fold(
+                || vec![0.0; n_free * n_free],
+                |mut acc, b| {
+                    let lo = b * BLOCK;
+                    let hi = ((b + 1) * BLOCK).min(n_patterns);
+                    let rows = hi - lo;
+                    let mut gradients = vec![0.0; rows * n_free];
+                    let mut values = vec![0.0; q_count];
+                    for (i, p) in (lo..hi).enumerate() {
+                        pattern_log_likelihood(
+                            patterns,
+                            p,
+                            &tables,
+                            nodes,
+                            &log_prior,
+                            &mut values,
+                        );
+                        posterior_in_place(&mut values, nodes);
+                        let weight = patterns.counts[p].sqrt();
+                        let row = &mut gradients[i * n_free..(i + 1) * n_free];
+                        for (j, code) in patterns.responses(p) {
+                            let (free, table) = &scores[j];
+                            let f = free.len();
+                            for (x, &index) in free.iter().enumerate() {
+                                let mut s = 0.0;
+                                for (q, w) in values.iter().enumerate() {
+                                    s += w * table[(code as usize * q_count + q) * f + x];
+                                }
+                                row[index] += weight * s;
+                            }
+                        }
+                        for (index, score) in &latent_scores {
+                            let s: f64 = values.iter().zip(score).map(|(w, s)| w * s).sum();
+                            row[*index] += weight * s;
+                        }
+                    }
+                    linalg::gemm_transposed_a(
+                        n_free, rows, n_free, &gradients, &gradients, 1.0, &mut acc,
+                    );
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0.0; n_free * n_free],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(&b) {
+                        *x += y;
+                    }
+                    a
+                },
+            );
+        for (x, y) in information.iter_mut().zip(&part) {
+            *x += y;
+        }
+    }
+    add_prior_information(problem, psi, &mut information);
+    let _ = FreeKind::LatentMean(0);
+    Ok(information)
+}
+
+/// Inverts the information over the parameters not held at a bound. Returns the covariance
+/// (n × n, zero rows and columns for held parameters), or `None` when the information is not
+/// positive definite.
+pub(crate) fn covariance(information: &[f64], held: &[bool]) -> Option<Vec<f64>> {
+    let n = held.len();
+    let kept: Vec<usize> = (0..n).filter(|&i| !held[i]).collect();
+    let m = kept.len();
+    let mut reduced = vec![0.0; m * m];
+    for (x, &i) in kept.iter().enumerate() {
+        for (y, &k) in kept.iter().enumerate() {
+            reduced[x * m + y] = information[i * n + k];
+        }
+    }
+    let inverse = linalg::inverse_positive_definite(&reduced, m)?;
+    let mut full = vec![0.0; n * n];
+    for (x, &i) in kept.iter().enumerate() {
+        for (y, &k) in kept.iter().enumerate() {
+            full[i * n + k] = inverse[x * m + y];
+        }
+    }
+    Some(full)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The analytic observed information against the numerical one, on small data.
+
+    use super::*;
+    use crate::prediction::estimation::{FitSettings, StandardErrorMethod, setup};
+    use crate::prediction::items::ItemType;
+    use crate::prediction::simulation::{simulate_responses, typical_items};
+
+    fn compare(matrix: &crate::prediction::ResponseMatrix, model: ItemType) {
+        let settings = FitSettings {
+            model,
+            standard_errors: StandardErrorMethod::None,
+            ..FitSettings::default()
+        };
+        let fit =
+            crate::prediction::calibrate(matrix, &settings, &mut |_| {}, &AtomicBool::new(false))
+                .unwrap();
+        let problem = setup::problem(matrix, &settings).unwrap().problem;
+        let psi = fit.estimates.clone();
+        assert!(analytic_applies(&problem));
+        let analytic =
+            louis_information(&problem, &psi, &mut |_, _| {}, &AtomicBool::new(false)).unwrap();
+        let numerical =
+            numerical_information(&problem, &psi, &mut |_, _| {}, &AtomicBool::new(false)).unwrap();
+        let n = psi.len();
+        for i in 0..n {
+            for k in 0..n {
+                let (a, b) = (analytic[i * n + k], numerical[i * n + k]);
+                let scale = numerical[i * n + i].abs().max(numerical[k * n + k].abs());
+                assert!(
+                    (a - b).abs() < 1e-4 * scale,
+                    "{model:?} information [{i},{k}]: analytic {a} vs numerical {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn analytic_information_equals_numerical() {
+        let items = typical_items(6, 0.0, 3, "i");
+        let (complete, _) = simulate_responses(&items, 800, 0.0, 4);
+        compare(&complete, ItemType::TwoPl);
+        compare(&complete, ItemType::OnePl);
+        compare(&complete, ItemType::Rasch);
+        let (holed, _) = simulate_responses(&items, 800, 0.25, 5);
+        compare(&holed, ItemType::TwoPl);
+        let polytomous = crate::prediction::simulation::simulate_polytomous(6, 4, 600, 0.1, 7);
+        compare(&polytomous, ItemType::Gpcm);
+        compare(&polytomous, ItemType::Pcm);
+        compare(&polytomous, ItemType::Rsm);
+    }
+}
