@@ -9,6 +9,8 @@
 //! cargo bench --bench bench -- long-csv       # 1,000,000-row long CSV → key scoring → wide 0/1
 //! cargo bench --bench bench -- long-sqlite    # the same from a SQLite table
 //! cargo bench --bench bench -- pipeline       # a 5-step pipeline on a 100,000 × 100 wide table
+//! cargo bench --bench bench -- sparse         # long CSV, 3,000,000 responses (100,000 persons ×
+//!                                             # 10,000 items, 30 each) → sparse → 2PL → EAP
 //! ```
 
 use std::sync::atomic::AtomicBool;
@@ -260,6 +262,78 @@ fn long_run(name: &str, description: &str) {
     );
 }
 
+/// An incomplete design: 100,000 persons each answer 30 of 10,000 items (2PL, known truth).
+fn sparse_case() {
+    let (n_persons, n_items, per_person) = (100_000, 10_000, 30);
+    let truth = items(n_items, 11);
+    let mut rng = SplitMix64::new(12);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("bank.csv");
+    let mut text = String::with_capacity(24 * n_persons * per_person);
+    text.push_str("person,item,response\n");
+    let mut chosen = Vec::with_capacity(per_person);
+    for p in 0..n_persons {
+        let theta = rng.normal();
+        chosen.clear();
+        while chosen.len() < per_person {
+            let j = (rng.next_u64() % n_items as u64) as usize;
+            if !chosen.contains(&j) {
+                chosen.push(j);
+            }
+        }
+        for &j in &chosen {
+            let correct = rng.uniform() < truth[j].probability(theta);
+            text.push_str(&format!("p{p},item{j:05},{}\n", u8::from(correct)));
+        }
+    }
+    std::fs::write(&path, text).expect("the CSV");
+    let status = std::process::Command::new(std::env::current_exe().expect("this program"))
+        .args(["sparse-run", path.to_str().expect("a UTF-8 path")])
+        .status()
+        .expect("the measuring process runs");
+    assert!(status.success());
+}
+
+fn sparse_run(path: &str) {
+    use irtlab::project::{Project, prepare, response_matrix};
+    let mut project = Project::new(Source::Csv {
+        path: path.into(),
+        options: CsvOptions::default(),
+    });
+    project.layout = Layout::Long {
+        person_column: "person".into(),
+        item_column: "item".into(),
+        response_column: "response".into(),
+        duplicates: DuplicatePolicy::First,
+    };
+    project.response_columns.id_column = Some("person".into());
+    project.model.standard_errors = StandardErrorMethod::None;
+    let start = Instant::now();
+    let prepared = prepare(&project, None).expect("prepares");
+    let matrix = response_matrix(&project, &prepared).expect("a matrix");
+    let prepared_at = start.elapsed().as_secs_f64();
+    let analysis = analyse(
+        &matrix,
+        &project.model,
+        ScoringMethod::Eap,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .expect("fits");
+    let seconds = start.elapsed().as_secs_f64();
+    let c = &analysis.calibration;
+    println!(
+        "sparse: {} responses, {} persons × {} items (held sparse: {}), load + pivot {prepared_at:.2} s, calibration + EAP: {seconds:.2} s wall in all, {} EM cycles, converged {}; peak memory {:.0} MB",
+        matrix.n_responses(),
+        matrix.n_persons(),
+        matrix.n_items(),
+        matrix.is_sparse(),
+        c.cycles,
+        c.converged,
+        peak_memory_mb().unwrap_or(f64::NAN),
+    );
+}
+
 fn pipeline_case() {
     let (n_persons, n_items) = (100_000, 100);
     let letters = simulated_letters(n_persons, n_items);
@@ -331,6 +405,8 @@ fn main() {
         .unwrap_or_else(|| "fit".to_string());
     match case.as_str() {
         "long-run" => long_run(&arguments[1], &arguments[2]),
+        "sparse" => sparse_case(),
+        "sparse-run" => sparse_run(&arguments[1]),
         "fit" => fit_case("fit", 100_000, 100, 0.0, StandardErrorMethod::None),
         "fit-missing" => fit_case("fit-missing", 100_000, 100, 0.2, StandardErrorMethod::None),
         "fit-se" => fit_case("fit-se", 100_000, 100, 0.0, StandardErrorMethod::Observed),
@@ -354,7 +430,7 @@ fn main() {
         "long-sqlite" => long_case("long-sqlite", true),
         "pipeline" => pipeline_case(),
         other => eprintln!(
-            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-xpd, fit-small, graded, long-csv, long-sqlite, pipeline"
+            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-xpd, fit-small, graded, long-csv, long-sqlite, pipeline, sparse"
         ),
     }
 }

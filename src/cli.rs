@@ -64,13 +64,18 @@ struct RunArgs {
     /// Print the fit summary as one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Do not write probabilities.csv (for incomplete designs with many items, where a person
+    /// × item table would be enormous).
+    #[arg(long)]
+    skip_probabilities: bool,
 }
 
 #[derive(clap::Args, Debug)]
 struct PrepareArgs {
     /// The project file (*.irtlab.json).
     project: PathBuf,
-    /// Output file: .csv, .parquet, or .sqlite/.db (a table in a SQLite database).
+    /// Output file: .csv, .parquet, or .sqlite/.db (a table in a SQLite database). Long data
+    /// held sparse is written long (id, item, response).
     #[arg(long)]
     out: PathBuf,
     /// Table name when writing to SQLite.
@@ -220,8 +225,38 @@ fn parse_se(text: &str) -> Result<StandardErrorMethod, String> {
     })
 }
 
+/// Set by Ctrl+C (SIGINT) or SIGTERM: long work stops at its next check and the command exits
+/// with its temporary files removed. A second Ctrl+C ends the process at once.
+static INTERRUPTED: std::sync::LazyLock<std::sync::Arc<AtomicBool>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(AtomicBool::new(false)));
+
+/// Whether the user interrupted the command.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn watch_interrupts() {
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The second signal ends the process; the first only sets the flag.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, INTERRUPTED.clone());
+        let _ = signal_hook::flag::register(signal, INTERRUPTED.clone());
+    }
+}
+
+/// Fails with "interrupted" once the user pressed Ctrl+C.
+fn check_interrupted() -> Result<()> {
+    if interrupted() {
+        bail!("interrupted; nothing was written");
+    }
+    Ok(())
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    if cli.command.is_some() {
+        watch_interrupts();
+    }
     match cli.command {
         Some(Command::Fit(args)) => fit(args),
         Some(Command::Probabilities(args)) => probabilities(args),
@@ -374,11 +409,13 @@ fn fit(args: FitArgs) -> Result<()> {
         args.replace_table,
     )?;
     let settings = args.model.settings()?;
-    let frame = Source::for_file(&args.data)?.load(None)?;
+    let frame = Source::for_file(&args.data)?.load_cancellable(None, Some(INTERRUPTED.clone()))?;
+    check_interrupted()?;
     let responses =
         ResponseMatrix::from_dataframe(&frame, args.id.as_deref(), args.items.as_deref())
             .with_context(|| format!("{}", args.data.display()))?;
     drop(frame);
+    check_person_tables(&responses, want_probabilities, want_expected)?;
     let analysis = analyse_with_progress(&responses, &settings, args.scoring)?;
     report_warnings(&analysis);
     if args.json {
@@ -399,27 +436,55 @@ fn fit(args: FitArgs) -> Result<()> {
     if want_expected {
         frames.push(analysis.expected_scores_table()?);
     }
+    check_interrupted()?;
     outputs.write(&mut frames)?;
     Ok(())
 }
 
-/// Runs [`prediction::analyse`] with a terminal progress bar.
+/// Refuses, before fitting, person × item tables too large to write.
+fn check_person_tables(
+    responses: &ResponseMatrix,
+    probabilities: bool,
+    expected: bool,
+) -> Result<()> {
+    let columns: usize = (0..responses.n_items())
+        .map(|j| match responses.n_categories(j) {
+            k if k <= 2 => 1,
+            k => k,
+        })
+        .sum();
+    if probabilities {
+        tables::check_table_size(responses.n_persons(), columns, "probabilities")?;
+    }
+    if expected {
+        tables::check_table_size(
+            responses.n_persons(),
+            responses.n_items(),
+            "expected scores",
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs [`prediction::analyse`] with a terminal progress bar; Ctrl+C cancels it.
 pub fn analyse_with_progress(
     responses: &ResponseMatrix,
     settings: &FitSettings,
     scoring: ScoringMethod,
 ) -> Result<Analysis> {
     let bar = CycleProgress::new(settings.max_cycles);
-    let cancel = AtomicBool::new(false);
     let result = prediction::analyse(
         responses,
         settings,
         scoring,
         &mut |p| bar.update(p),
-        &cancel,
+        &INTERRUPTED,
     );
     bar.finish();
-    Ok(result?)
+    match result {
+        Err(prediction::PredictionError::Cancelled) => bail!("interrupted; nothing was written"),
+        other => Ok(other?),
+    }
 }
 
 /// Prints the analysis's warnings, and a note on undefined scores, to stderr.
@@ -673,6 +738,21 @@ fn print_preparation(project: &Project, prepared: &Prepared) {
     }
 }
 
+/// Preparation and preprocessing, with a SQL query cancelled by Ctrl+C.
+fn prepare_with_interrupts(project: &Project, base: Option<&Path>) -> Result<Prepared> {
+    let loaded = project
+        .source
+        .load_cancellable(base, Some(INTERRUPTED.clone()))
+        .map_err(|e| match e {
+            irtlab::preparation::PreparationError::Cancelled => {
+                anyhow::anyhow!("interrupted; nothing was written")
+            }
+            other => other.into(),
+        })?;
+    check_interrupted()?;
+    Ok(project::prepare_loaded(project, loaded)?)
+}
+
 fn load_project(path: &Path) -> Result<(Project, Option<PathBuf>)> {
     let project = Project::load(path)?;
     let base = path.parent().map(Path::to_path_buf);
@@ -697,16 +777,27 @@ fn run_project(args: RunArgs) -> Result<()> {
     let probabilities_path = args.out.join("probabilities.csv");
     outputs.add_path(&items_path, "items", false)?;
     outputs.add_path(&scores_path, "scores", false)?;
-    outputs.add_path(&probabilities_path, "probabilities", false)?;
-    let prepared = project::prepare(&project, base.as_deref())?;
+    if !args.skip_probabilities {
+        outputs.add_path(&probabilities_path, "probabilities", false)?;
+    }
+    let prepared = prepare_with_interrupts(&project, base.as_deref())?;
     print_preparation(&project, &prepared);
     let matrix = project::response_matrix(&project, &prepared)?;
     eprintln!(
-        "response matrix: {} persons × {} items, {} missing responses",
+        "response matrix: {} persons × {} items, {} missing responses{}",
         matrix.n_persons(),
         matrix.n_items(),
-        matrix.n_missing()
+        matrix.n_missing(),
+        if matrix.is_sparse() {
+            " (held sparse)"
+        } else {
+            ""
+        }
     );
+    if !args.skip_probabilities {
+        check_person_tables(&matrix, true, false)
+            .context("irtlab run writes probabilities.csv; --skip-probabilities leaves it out")?;
+    }
     let analysis = analyse_with_progress(&matrix, &project.model, project.scoring)?;
     report_warnings(&analysis);
     if args.json {
@@ -714,17 +805,17 @@ fn run_project(args: RunArgs) -> Result<()> {
     } else {
         print!("{}", fit_summary(&analysis));
     }
-    outputs.write(&mut [
-        analysis.items_table()?,
-        analysis.scores_table()?,
-        analysis.person_probabilities_table()?,
-    ])?;
-    eprintln!(
-        "wrote {}, {} and {}",
-        items_path.display(),
-        scores_path.display(),
-        probabilities_path.display()
-    );
+    check_interrupted()?;
+    let mut frames = vec![analysis.items_table()?, analysis.scores_table()?];
+    if !args.skip_probabilities {
+        frames.push(analysis.person_probabilities_table()?);
+    }
+    outputs.write(&mut frames)?;
+    let written: Vec<String> = outputs
+        .destinations()
+        .map(|d| d.path.display().to_string())
+        .collect();
+    eprintln!("wrote {}", written.join(", "));
     Ok(())
 }
 
@@ -732,10 +823,16 @@ fn prepare_project(args: PrepareArgs) -> Result<()> {
     let (project, base) = load_project(&args.project)?;
     let mut outputs = OutputSet::new(project_inputs(&args.project, &project, base.as_deref()));
     outputs.add_path(&args.out, &args.table, args.replace_table)?;
-    let prepared = project::prepare(&project, base.as_deref())?;
+    let prepared = prepare_with_interrupts(&project, base.as_deref())?;
     print_preparation(&project, &prepared);
     let matrix = project::response_matrix(&project, &prepared)?;
-    outputs.write(&mut [matrix.to_dataframe()?])?;
+    check_interrupted()?;
+    let table = if matrix.is_sparse() {
+        matrix.to_long_dataframe()?
+    } else {
+        matrix.to_dataframe()?
+    };
+    outputs.write(&mut [table])?;
     eprintln!(
         "wrote {}: {} persons × {} items",
         args.out.display(),

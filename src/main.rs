@@ -14,8 +14,16 @@ fn main() -> ExitCode {
     match cli::run(arguments) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            // One line, whatever the error carries: control characters escaped, length capped.
+            eprintln!(
+                "error: {}",
+                irtlab::text::one_line(&format!("{error:#}"), 1000)
+            );
+            if cli::interrupted() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

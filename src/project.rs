@@ -12,8 +12,9 @@ use crate::export::write_atomically;
 use crate::prediction::{
     self, Analysis, FitSettings, PredictionError, Progress, ResponseMatrix, ScoringMethod,
 };
+use crate::preparation::sparse::{NO_VALUE, SparseResponses};
 use crate::preparation::{Layout, LayoutReport, PreparationError, ResponseColumns, Source};
-use crate::preprocessing::{PipelineError, PipelineRun, PipelineStep, run_pipeline};
+use crate::preprocessing::{PipelineError, PipelineRun, PipelineStep, run_pipeline_with};
 
 /// The project file format version this program writes and reads.
 pub const PROJECT_VERSION: u32 = 1;
@@ -173,8 +174,8 @@ pub fn prepare(project: &Project, base: Option<&Path>) -> Result<Prepared, Proje
 /// reruns only this when the layout or the steps change).
 pub fn prepare_loaded(project: &Project, loaded: DataFrame) -> Result<Prepared, ProjectError> {
     let loaded_shape = (loaded.height(), loaded.width());
-    let (wide, layout) = project.layout.apply(loaded)?;
-    let pipeline = run_pipeline(wide, &project.steps);
+    let (wide, mut layout) = project.layout.apply(loaded)?;
+    let pipeline = run_pipeline_with(wide, layout.sparse.take(), &project.steps);
     Ok(Prepared {
         loaded_shape,
         layout,
@@ -191,13 +192,138 @@ pub fn response_matrix(
         return Err(error.clone().into());
     }
     let frame = &prepared.pipeline.output;
+    if frame.height() == 0 {
+        let emptied = prepared
+            .pipeline
+            .reports
+            .iter()
+            .position(|r| r.ran && r.rows_in > 0 && r.rows_out == 0);
+        return Err(crate::preparation::PreparationError::Other(match emptied {
+            Some(i) => format!(
+                "no persons are left: step {} ({}) removed every row",
+                i + 1,
+                project.steps[i].step.kind_label()
+            ),
+            None => "the data has no rows".to_string(),
+        })
+        .into());
+    }
+    let id_column = project.response_columns.id_column.as_deref();
+    if let Some(sparse) = &prepared.pipeline.sparse {
+        return sparse_matrix(project, frame, sparse);
+    }
     let items = project
         .response_columns
         .item_columns(frame, &prepared.layout.pivoted_items)?;
     Ok(ResponseMatrix::from_dataframe(
         frame,
-        project.response_columns.id_column.as_deref(),
+        id_column,
         Some(&items),
+    )?)
+}
+
+/// The response matrix of long data held sparse: persons from the person table, the items the
+/// project names among the sparse items, categories from each item's values.
+fn sparse_matrix(
+    project: &Project,
+    frame: &DataFrame,
+    sparse: &SparseResponses,
+) -> Result<ResponseMatrix, ProjectError> {
+    use crate::preparation::layout::matches_pattern;
+    use crate::preparation::{ItemSelection, PreparationError};
+    let selected: Vec<usize> = match &project.response_columns.items {
+        ItemSelection::Auto => (0..sparse.item_names.len()).collect(),
+        ItemSelection::Named { columns } => columns
+            .iter()
+            .map(|c| {
+                sparse
+                    .item_names
+                    .iter()
+                    .position(|n| n == c)
+                    .ok_or_else(|| PreparationError::ColumnNotFound {
+                        column: c.clone(),
+                        available: crate::prediction::responses::shorten_list(&sparse.item_names),
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+        ItemSelection::Pattern { pattern } => (0..sparse.item_names.len())
+            .filter(|&j| matches_pattern(pattern, &sparse.item_names[j]))
+            .collect(),
+    };
+    let person_ids: Vec<String> = match &project.response_columns.id_column {
+        Some(id) => {
+            let column = frame
+                .column(id)
+                .map_err(|_| PreparationError::ColumnNotFound {
+                    column: id.clone(),
+                    available: frame
+                        .get_column_names()
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            let text = column
+                .cast(&polars::prelude::DataType::String)
+                .map_err(|e| PreparationError::Other(e.to_string()))?;
+            text.str()
+                .map_err(|e| PreparationError::Other(e.to_string()))?
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string())
+                .collect()
+        }
+        None => (1..=frame.height()).map(|i| i.to_string()).collect(),
+    };
+    let order = sparse.item_categories();
+    let mut new_item = vec![None; sparse.item_names.len()];
+    for (position, &j) in selected.iter().enumerate() {
+        new_item[j] = Some(position as u32);
+    }
+    // Per selected item: label index → category code.
+    let mut code_of: Vec<std::collections::HashMap<u32, u8>> = Vec::with_capacity(selected.len());
+    let mut categories = Vec::with_capacity(selected.len());
+    for &j in &selected {
+        if order[j].len() > crate::prediction::responses::MAX_CATEGORIES {
+            return Err(crate::prediction::PredictionError::TooManyCategories {
+                column: sparse.item_names[j].clone(),
+                count: order[j].len(),
+            }
+            .into());
+        }
+        code_of.push(
+            order[j]
+                .iter()
+                .enumerate()
+                .map(|(code, &label)| (label, code as u8))
+                .collect(),
+        );
+        categories.push(
+            order[j]
+                .iter()
+                .map(|&label| {
+                    let text = &sparse.labels[label as usize];
+                    text.parse::<f64>().map_or_else(
+                        |_| text.clone(),
+                        crate::prediction::responses::format_category,
+                    )
+                })
+                .collect(),
+        );
+    }
+    let triples: Vec<(u32, u32, u8)> = (0..sparse.len())
+        .filter(|&r| sparse.values[r] != NO_VALUE)
+        .filter_map(|r| {
+            let item = new_item[sparse.items[r] as usize]?;
+            let code = *code_of[item as usize].get(&sparse.values[r])?;
+            Some((sparse.persons[r], item, code))
+        })
+        .collect();
+    let item_names = selected
+        .iter()
+        .map(|&j| sparse.item_names[j].clone())
+        .collect();
+    Ok(ResponseMatrix::from_triples(
+        person_ids, item_names, categories, &triples,
     )?)
 }
 

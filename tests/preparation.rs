@@ -240,3 +240,103 @@ fn long_to_wide_with_duplicates() {
         "{error}"
     );
 }
+
+#[test]
+fn sparse_and_dense_long_data_give_the_same_fit() {
+    use irtlab::prediction::{FitSettings, StandardErrorMethod, calibrate};
+    use irtlab::preprocessing::{
+        Combine, Condition, FilterOp, KeyEntry, PipelineStep, Step, run_pipeline_with,
+    };
+    use irtlab::project::{Prepared, Project, response_matrix};
+    // An incomplete design: 3,000 persons each answer 40 of 120 items, as letters scored by a
+    // key, one person dropped by a filter on a person column.
+    let truth = common::spread_items(120, 0.0, 71);
+    let mut rng = irtlab::prediction::simulation::SplitMix64::new(72);
+    let (mut persons, mut items, mut answers, mut groups) = (vec![], vec![], vec![], vec![]);
+    for p in 0..3000 {
+        let theta = rng.normal();
+        for _ in 0..40 {
+            let j = (rng.next_u64() % 120) as usize;
+            let correct = rng.uniform() < truth[j].probability(theta);
+            persons.push(format!("s{p}"));
+            items.push(format!("Q{}", j + 1));
+            answers.push(if correct { "A" } else { "B" });
+            groups.push(if p == 7 { "x" } else { "y" });
+        }
+    }
+    let long =
+        df!("person" => persons, "item" => items, "answer" => answers, "group" => groups).unwrap();
+    let mut project = Project::new(Source::Csv {
+        path: "unused.csv".into(),
+        options: CsvOptions::default(),
+    });
+    project.layout = Layout::Long {
+        person_column: "person".into(),
+        item_column: "item".into(),
+        response_column: "answer".into(),
+        duplicates: DuplicatePolicy::Last,
+    };
+    project.response_columns.id_column = Some("person".into());
+    project.steps = vec![
+        PipelineStep::new(Step::ScoreKey {
+            key: (1..=120)
+                .map(|j| KeyEntry {
+                    column: format!("Q{j}"),
+                    key: "A".into(),
+                })
+                .collect(),
+        }),
+        PipelineStep::new(Step::Filter {
+            combine: Combine::All,
+            conditions: vec![Condition {
+                column: "group".into(),
+                op: FilterOp::Equal,
+                value: "y".into(),
+            }],
+        }),
+    ];
+    let matrix_with = |limit: usize| {
+        let (frame, mut report) = project
+            .layout
+            .apply_with_limit(long.clone(), limit)
+            .unwrap();
+        let sparse = report.sparse.take();
+        let held_sparse = sparse.is_some();
+        let pipeline = run_pipeline_with(frame, sparse, &project.steps);
+        assert!(pipeline.error.is_none(), "{:?}", pipeline.error);
+        let prepared = Prepared {
+            loaded_shape: (long.height(), long.width()),
+            layout: report,
+            pipeline,
+        };
+        (response_matrix(&project, &prepared).unwrap(), held_sparse)
+    };
+    let (dense, dense_is_sparse) = matrix_with(usize::MAX);
+    let (sparse, sparse_is_sparse) = matrix_with(0);
+    assert!(!dense_is_sparse && sparse_is_sparse);
+    assert_eq!(dense.n_persons(), 2999);
+    assert_eq!(sparse.n_persons(), 2999);
+    assert_eq!(dense.item_names(), sparse.item_names());
+    assert_eq!(dense.n_responses(), sparse.n_responses());
+    for p in (0..2999).step_by(97) {
+        for j in 0..120 {
+            assert_eq!(dense.response(p, j), sparse.response(p, j));
+        }
+    }
+    let settings = FitSettings {
+        standard_errors: StandardErrorMethod::None,
+        ..FitSettings::default()
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let a = calibrate(&dense, &settings, &mut |_| {}, &cancel).unwrap();
+    let b = calibrate(&sparse, &settings, &mut |_| {}, &cancel).unwrap();
+    assert!((a.log_likelihood - b.log_likelihood).abs() < 1e-6 * a.log_likelihood.abs());
+    for (x, y) in a.items.iter().zip(&b.items) {
+        assert!(
+            (x.a() - y.a()).abs() < 1e-4 && (x.b() - y.b()).abs() < 1e-4,
+            "{} {}",
+            x.item,
+            y.item
+        );
+    }
+}

@@ -1524,15 +1524,7 @@ pub fn guess_id_column(frame: &DataFrame) -> Option<String> {
 
 /// `1234567` as `1,234,567`.
 pub fn format_count(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+    crate::text::count(n)
 }
 
 fn first_line(text: &str) -> String {

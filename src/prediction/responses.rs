@@ -489,6 +489,15 @@ impl ResponseMatrix {
     /// The matrix as a table: `id`, then one column per item holding the original category
     /// values (numbers when every value of the item is a number), empty where missing.
     pub fn to_dataframe(&self) -> Result<DataFrame, PredictionError> {
+        if (self.n_persons() as u128) * (self.n_items() as u128)
+            > super::tables::MAX_TABLE_CELLS as u128
+        {
+            return Err(PredictionError::TooLarge(format!(
+                "the wide table of {} persons × {} items is too large to build; these responses are held sparse — write them long (id, item, response)",
+                crate::text::count(self.n_persons()),
+                crate::text::count(self.n_items())
+            )));
+        }
         let mut columns = Vec::with_capacity(self.n_items() + 1);
         columns.push(Column::new("id".into(), self.person_ids.clone()));
         for (j, name) in self.item_names.iter().enumerate() {
@@ -517,6 +526,31 @@ impl ResponseMatrix {
             columns.push(column);
         }
         DataFrame::new(self.n_persons(), columns).map_err(|e| PredictionError::Data(e.to_string()))
+    }
+
+    /// The responses as a long table: `id`, `item`, `response` (the original value), one row
+    /// per answered item — the natural table for a sparse design.
+    pub fn to_long_dataframe(&self) -> Result<DataFrame, PredictionError> {
+        let n = self.n_responses();
+        let mut ids = Vec::with_capacity(n);
+        let mut items = Vec::with_capacity(n);
+        let mut values = Vec::with_capacity(n);
+        for p in 0..self.n_persons() {
+            for (j, code) in self.responses_of(p) {
+                ids.push(self.person_ids[p].as_str());
+                items.push(self.item_names[j].as_str());
+                values.push(self.categories[j][code as usize].as_str());
+            }
+        }
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("id".into(), ids),
+                Column::new("item".into(), items),
+                Column::new("response".into(), values),
+            ],
+        )
+        .map_err(|e| PredictionError::Data(e.to_string()))
     }
 
     /// A copy keeping only the given item columns, in the given order.

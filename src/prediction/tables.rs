@@ -274,6 +274,39 @@ fn probability_columns(items: &[ItemParameters], thetas: &[Option<f64>]) -> Vec<
     columns
 }
 
+/// The most cells (rows × columns) a computed table may have (about 800 MB of numbers).
+pub const MAX_TABLE_CELLS: usize = 100_000_000;
+
+/// Refuses, before computing it, a table of `rows` × `columns` numbers larger than
+/// [`MAX_TABLE_CELLS`].
+pub fn check_table_size(rows: usize, columns: usize, what: &str) -> Result<(), PredictionError> {
+    let cells = rows as u128 * columns as u128;
+    if cells > MAX_TABLE_CELLS as u128 {
+        return Err(PredictionError::TooLarge(format!(
+            "the {what} table would have {} rows × {} columns ({} of numbers), more than irtlab writes; choose fewer rows (a coarser θ grid) or fewer items",
+            crate::text::count(rows),
+            crate::text::count(columns),
+            crate::text::human_bytes(cells as f64 * 8.0)
+        )));
+    }
+    Ok(())
+}
+
+/// Number of probability columns of `items` (one per right/wrong item, one per category
+/// otherwise).
+pub fn probability_columns_count(items: &[ItemParameters]) -> usize {
+    items
+        .iter()
+        .map(|i| {
+            if i.n_categories() == 2 {
+                1
+            } else {
+                i.n_categories()
+            }
+        })
+        .sum()
+}
+
 /// Category probabilities for every person (at their θ estimate) × item: `id`, then the
 /// items' probability columns (see [`probability_column_names`]); empty for persons without a
 /// θ.
@@ -281,6 +314,11 @@ pub fn person_probabilities_table(
     items: &[ItemParameters],
     scores: &[PersonScore],
 ) -> Result<DataFrame, PredictionError> {
+    check_table_size(
+        scores.len(),
+        probability_columns_count(items),
+        "probabilities",
+    )?;
     let mut columns = vec![Column::new(
         "id".into(),
         scores.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
@@ -295,6 +333,11 @@ pub fn grid_probabilities_table(
     items: &[ItemParameters],
     thetas: &[f64],
 ) -> Result<DataFrame, PredictionError> {
+    check_table_size(
+        thetas.len(),
+        probability_columns_count(items),
+        "probabilities",
+    )?;
     let mut columns = vec![Column::new("theta".into(), thetas.to_vec())];
     let thetas: Vec<Option<f64>> = thetas.iter().map(|t| Some(*t)).collect();
     columns.extend(probability_columns(items, &thetas));
@@ -306,6 +349,7 @@ pub fn expected_scores_table(
     items: &[ItemParameters],
     scores: &[PersonScore],
 ) -> Result<DataFrame, PredictionError> {
+    check_table_size(scores.len(), items.len(), "expected scores")?;
     let mut columns = vec![Column::new(
         "id".into(),
         scores.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
@@ -327,6 +371,7 @@ pub fn grid_expected_scores_table(
     items: &[ItemParameters],
     thetas: &[f64],
 ) -> Result<DataFrame, PredictionError> {
+    check_table_size(thetas.len(), items.len(), "expected scores")?;
     let mut columns = vec![Column::new("theta".into(), thetas.to_vec())];
     for item in items {
         columns.push(Column::new(

@@ -1,8 +1,13 @@
 //! CSV sources: header row, delimiter detected (comma, semicolon, tab) or given, quoted fields,
 //! UTF-8 with or without BOM, configurable missing-value markers, column types inferred. Read by
 //! polars straight from the file (memory-mapped), so a large file is not copied.
+//!
+//! The header is checked before polars reads the file (it must be UTF-8, with distinct column
+//! names), and when polars refuses the file the file is scanned to say what is wrong in
+//! irtlab's own words, with the line and column: a row with more or fewer fields than the
+//! header, a quote that is never closed, bytes that are not UTF-8.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use polars::prelude::{
@@ -11,6 +16,7 @@ use polars::prelude::{
 use serde::{Deserialize, Serialize};
 
 use super::PreparationError;
+use crate::text::{quoted, shorten};
 
 /// How to read a CSV file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +37,9 @@ impl Default for CsvOptions {
     }
 }
 
+/// The longest header line read (a header longer than this is refused with a message).
+const HEADER_LIMIT: usize = 16 * 1024 * 1024;
+
 /// The delimiter among `,` `;` and tab that occurs most often outside quotes in `header`.
 pub fn detect_delimiter(header: &str) -> char {
     let mut counts = [0usize; 3];
@@ -48,35 +57,56 @@ pub fn detect_delimiter(header: &str) -> char {
     [',', ';', '\t'][best]
 }
 
-/// Reads the first line of the file (up to 64 KiB) to check it and detect the delimiter.
+/// Checks that `path` is a regular file (not a folder, pipe or device), which reading needs.
+pub fn require_regular_file(path: &Path) -> Result<std::fs::Metadata, PreparationError> {
+    let metadata = std::fs::metadata(path).map_err(|e| PreparationError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if !metadata.is_file() {
+        return Err(PreparationError::Format {
+            path: path.to_path_buf(),
+            message: if metadata.is_dir() {
+                "this is a folder, not a data file".into()
+            } else {
+                "this is not a regular file (a pipe, socket or device); save the data to a file first"
+                    .into()
+            },
+        });
+    }
+    Ok(metadata)
+}
+
+/// Reads the header line (up to [`HEADER_LIMIT`]), checks it is text and UTF-8, and strips a
+/// byte-order mark.
 fn first_line(path: &Path) -> Result<String, PreparationError> {
     let io = |e: std::io::Error| PreparationError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut filled = 0;
-    loop {
-        let n = file.read(&mut buffer[filled..]).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-        if filled == buffer.len() || buffer[..filled].contains(&b'\n') {
-            break;
-        }
-    }
-    buffer.truncate(filled);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = std::io::BufReader::new(file).take(HEADER_LIMIT as u64 + 1);
+    let mut buffer = Vec::new();
+    reader.read_until(b'\n', &mut buffer).map_err(io)?;
     if buffer.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(PreparationError::Empty(path.to_path_buf()));
     }
-    let end = buffer
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(buffer.len());
-    let line = &buffer[..end];
-    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    if buffer.len() > HEADER_LIMIT {
+        return Err(PreparationError::Format {
+            path: path.to_path_buf(),
+            message: format!(
+                "the header line is longer than {} MB; is this a CSV file?",
+                HEADER_LIMIT / (1024 * 1024)
+            ),
+        });
+    }
+    if buffer.last() == Some(&b'\n') {
+        buffer.pop();
+    }
+    if buffer.last() == Some(&b'\r') {
+        buffer.pop();
+    }
+    let line = buffer.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buffer);
     if line.contains(&0) {
         return Err(PreparationError::Format {
             path: path.to_path_buf(),
@@ -86,23 +116,69 @@ fn first_line(path: &Path) -> Result<String, PreparationError> {
     String::from_utf8(line.to_vec()).map_err(|e| PreparationError::Format {
         path: path.to_path_buf(),
         message: format!(
-            "line 1 is not valid UTF-8 (byte {}); save the file as UTF-8",
+            "line 1, byte {}: not valid UTF-8; save the file as UTF-8",
             e.utf8_error().valid_up_to() + 1
         ),
     })
 }
 
+/// Splits a line into fields on `delimiter`, honouring double quotes.
+fn split_fields(line: &str, delimiter: char) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut current = String::new();
+    let mut in_quotes = false;
+    let mut chars = line.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' if in_quotes && chars.peek() == Some(&'"') => {
+                current.push('"');
+                chars.next();
+            }
+            '"' => in_quotes = !in_quotes,
+            c if c == delimiter && !in_quotes => fields.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    fields.push(current);
+    fields
+}
+
+/// Refuses a header with two columns of the same name (they would be silently renamed and
+/// analysed as two items).
+fn check_header(path: &Path, header: &str, delimiter: char) -> Result<(), PreparationError> {
+    let names = split_fields(header, delimiter);
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (index, name) in names.iter().enumerate() {
+        let name = name.trim();
+        if let Some(first) = seen.insert(name, index) {
+            return Err(PreparationError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "columns {} and {} are both named {}; give every column its own name",
+                    first + 1,
+                    index + 1,
+                    quoted(name)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Reads a CSV file into a DataFrame.
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<DataFrame, PreparationError> {
+    require_regular_file(path)?;
     let header = first_line(path)?;
-    let delimiter = options
-        .delimiter
-        .unwrap_or_else(|| detect_delimiter(&header));
-    if !delimiter.is_ascii() {
+    let delimiter = match options.delimiter {
+        Some(d) => d,
+        None => detect_delimiter(&header),
+    };
+    if !delimiter.is_ascii() || matches!(delimiter, '\n' | '\r' | '"') {
         return Err(PreparationError::Other(format!(
-            "the delimiter must be a single ASCII character, got {delimiter:?}"
+            "the delimiter must be one ASCII character other than a newline or a quote, got {delimiter:?}"
         )));
     }
+    check_header(path, &header, delimiter)?;
     let null_values = (!options.missing_markers.is_empty()).then(|| {
         NullValues::AllColumns(
             options
@@ -123,11 +199,17 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<DataFrame, Preparat
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .map_err(|e| PreparationError::Io {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message: shorten(&e.to_string(), 200),
         })?;
     let mut frame = reader.finish().map_err(|e| PreparationError::Format {
         path: path.to_path_buf(),
-        message: explain_csv_error(&e.to_string()),
+        message: diagnose(path, delimiter).unwrap_or_else(|| {
+            // A problem the scan does not recognise: polars' own words, cut to one line.
+            format!(
+                "the file cannot be read as CSV ({})",
+                shorten(&e.to_string().replace('\n', " "), 120)
+            )
+        }),
     })?;
     // A UTF-8 byte-order mark ends up in the first column's name.
     if let Some(first) = frame.get_column_names().first().map(|n| n.to_string())
@@ -141,12 +223,91 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<DataFrame, Preparat
     Ok(frame)
 }
 
-fn explain_csv_error(message: &str) -> String {
-    if message.contains("found more fields than defined in 'Schema'") {
-        format!("a row has more fields than the header (ragged rows): {message}")
-    } else if message.contains("invalid utf-8") || message.contains("invalid utf8") {
-        format!("the file is not valid UTF-8; save it as UTF-8 ({message})")
-    } else {
-        message.to_string()
+/// Scans the file for the first problem a CSV reader trips on: a line that is not UTF-8, a row
+/// with a different number of fields than the header, a quote never closed. Returns the message,
+/// or `None` when the scan finds nothing.
+pub fn diagnose(path: &Path, delimiter: char) -> Option<String> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = std::io::BufReader::new(file);
+    let delimiter = delimiter as u8;
+    let mut line_number = 0usize;
+    let mut header_fields: Option<usize> = None;
+    let mut in_quotes = false;
+    let mut quote_opened_at = 0usize;
+    let mut fields = 1usize;
+    let mut record_start = 1usize;
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        let read = reader.read_until(b'\n', &mut buffer).ok()?;
+        if read == 0 {
+            break;
+        }
+        line_number += 1;
+        if let Err(e) = std::str::from_utf8(&buffer) {
+            // The byte-order mark is UTF-8; anything else that fails is not.
+            return Some(format!(
+                "line {line_number}, byte {}: not valid UTF-8; save the file as UTF-8",
+                e.valid_up_to() + 1
+            ));
+        }
+        let mut content: &[u8] = &buffer;
+        if content.last() == Some(&b'\n') {
+            content = &content[..content.len() - 1];
+        }
+        if content.last() == Some(&b'\r') && !in_quotes {
+            content = &content[..content.len() - 1];
+        }
+        if !in_quotes {
+            record_start = line_number;
+            fields = 1;
+            if content.is_empty() {
+                continue;
+            }
+        }
+        for &byte in content {
+            if byte == b'"' {
+                in_quotes = !in_quotes;
+                if in_quotes {
+                    quote_opened_at = line_number;
+                }
+            } else if byte == delimiter && !in_quotes {
+                fields += 1;
+            }
+        }
+        if in_quotes {
+            continue;
+        }
+        match header_fields {
+            None => header_fields = Some(fields),
+            Some(expected) if fields != expected => {
+                return Some(format!(
+                    "line {record_start} has {fields} fields but the header has {expected}{}",
+                    if fields > expected {
+                        " (a stray delimiter, or an unquoted value containing one?)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if in_quotes {
+        return Some(format!(
+            "line {quote_opened_at}: a quoted field is never closed (a \" without its partner)"
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_split_with_quotes() {
+        assert_eq!(split_fields("a,\"b,c\",d", ','), vec!["a", "b,c", "d"]);
+        assert_eq!(split_fields("\"x\"\"y\";z", ';'), vec!["x\"y", "z"]);
     }
 }

@@ -5,6 +5,12 @@ use polars::prelude::{DataFrame, DataType, IdxCa, NewChunkedArray, PlHashMap, Se
 use serde::{Deserialize, Serialize};
 
 use super::PreparationError;
+use super::sparse::SparseResponses;
+
+/// Long data pivots to a wide table of at most this many cells; beyond it, or when fewer than
+/// one cell in twenty would hold a response (an incomplete design such as an item bank), the
+/// responses are held sparse.
+pub const WIDE_CELL_LIMIT: usize = 10_000_000;
 
 /// What to do with two rows for the same person and item in long data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -44,6 +50,9 @@ pub enum Layout {
 /// What applying a layout did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LayoutReport {
+    /// Long data whose wide table would be too large: the responses, held sparse (the table
+    /// then has only the person columns).
+    pub sparse: Option<SparseResponses>,
     /// Rows of the loaded data.
     pub rows_in: usize,
     /// Rows after the layout (persons, for long data).
@@ -73,6 +82,16 @@ pub fn column_not_found(frame: &DataFrame, column: &str) -> PreparationError {
 impl Layout {
     /// Applies the layout.
     pub fn apply(&self, frame: DataFrame) -> Result<(DataFrame, LayoutReport), PreparationError> {
+        self.apply_with_limit(frame, WIDE_CELL_LIMIT)
+    }
+
+    /// Applies the layout, holding long data sparse when the wide table would have more than
+    /// `wide_cell_limit` cells.
+    pub fn apply_with_limit(
+        &self,
+        frame: DataFrame,
+        wide_cell_limit: usize,
+    ) -> Result<(DataFrame, LayoutReport), PreparationError> {
         let rows_in = frame.height();
         match self {
             Layout::Wide => Ok((
@@ -88,12 +107,13 @@ impl Layout {
                 item_column,
                 response_column,
                 duplicates,
-            } => wide_from_long(
+            } => pivot_long(
                 &frame,
                 person_column,
                 item_column,
                 response_column,
                 *duplicates,
+                wide_cell_limit,
             ),
         }
     }
@@ -188,13 +208,35 @@ pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// Pivots long data (person, item, response rows) to one row per person and one column per
 /// item. Persons keep their order of first appearance; items are in natural order. Columns other
-/// than item and response are carried along with each person's first value.
+/// than item and response are carried along with each person's first value. A design too large
+/// or too incomplete for a wide table is held sparse (see [`pivot_long`]).
 pub fn wide_from_long(
     frame: &DataFrame,
     person_column: &str,
     item_column: &str,
     response_column: &str,
     policy: DuplicatePolicy,
+) -> Result<(DataFrame, LayoutReport), PreparationError> {
+    pivot_long(
+        frame,
+        person_column,
+        item_column,
+        response_column,
+        policy,
+        WIDE_CELL_LIMIT,
+    )
+}
+
+/// [`wide_from_long`] with the wide table's cell limit: beyond `wide_cell_limit` cells (or when
+/// fewer than one cell in twenty would hold a response), the table holds only the person
+/// columns and the responses are returned sparse in the report.
+pub fn pivot_long(
+    frame: &DataFrame,
+    person_column: &str,
+    item_column: &str,
+    response_column: &str,
+    policy: DuplicatePolicy,
+    wide_cell_limit: usize,
 ) -> Result<(DataFrame, LayoutReport), PreparationError> {
     for name in [person_column, item_column, response_column] {
         if frame.column(name).is_err() {
@@ -223,7 +265,7 @@ pub fn wide_from_long(
     // Dense ids, one u32 per row; no copies of the keys (a million rows cost 8 MB here).
     let row_person = &persons.ids;
     let row_item = &items.ids;
-    let first_rows = persons.first_rows;
+    let first_rows = persons.first_rows.clone();
     let n_persons = persons.names.len();
     let n_items = items.names.len();
     let mut item_names: Vec<(&str, u32)> = items
@@ -235,31 +277,128 @@ pub fn wide_from_long(
     item_names.sort_by(|a, b| natural_order(a.0, b.0));
 
     const NONE: u32 = u32::MAX;
-    let mut cell_rows = vec![NONE; n_persons * n_items];
-    let mut duplicates = 0usize;
-    let mut first_duplicate = None;
-    for (row, (&p, &j)) in row_person.iter().zip(row_item).enumerate() {
-        let cell = &mut cell_rows[p as usize * n_items + j as usize];
-        if *cell != NONE {
-            duplicates += 1;
-            first_duplicate.get_or_insert(row);
-            if policy == DuplicatePolicy::First {
-                continue;
+    // Rank of each item id in natural order.
+    let mut rank = vec![0u32; n_items];
+    for (position, (_, j)) in item_names.iter().enumerate() {
+        rank[*j as usize] = position as u32;
+    }
+    let cells = (n_persons as u128) * (n_items as u128);
+    let sparse = cells > wide_cell_limit as u128
+        || (cells > 1_000_000 && (frame.height() as u128) * 20 < cells);
+    if !sparse {
+        // Dense: a cell per person × item, filled in row order (the first or last row kept).
+        let mut cell_rows = vec![NONE; n_persons * n_items];
+        let mut duplicates = 0usize;
+        let mut first_duplicate = None;
+        for (row, (&p, &j)) in row_person.iter().zip(row_item).enumerate() {
+            let cell = &mut cell_rows[p as usize * n_items + rank[j as usize] as usize];
+            if *cell != NONE {
+                duplicates += 1;
+                first_duplicate.get_or_insert(row);
+                if policy == DuplicatePolicy::First {
+                    continue;
+                }
             }
+            *cell = row as u32;
         }
-        *cell = row as u32;
+        if policy == DuplicatePolicy::Error
+            && let Some(row) = first_duplicate
+        {
+            return Err(duplicate_error(
+                duplicates, row, &persons, &items, row_person, row_item,
+            ));
+        }
+        return dense_pivot(
+            frame,
+            &cell_rows,
+            &first_rows,
+            &item_names,
+            item_column,
+            response_column,
+            duplicates,
+        );
+    }
+    // Sparse: (person, item rank, row) per response, sorted, duplicates resolved by the policy.
+    let mut entries: Vec<(u32, u32, u32)> = row_person
+        .iter()
+        .zip(row_item)
+        .enumerate()
+        .map(|(row, (&p, &j))| (p, rank[j as usize], row as u32))
+        .collect();
+    entries.sort_unstable();
+    let mut duplicates = 0usize;
+    let mut first_duplicate: Option<usize> = None;
+    let mut kept: Vec<(u32, u32, u32)> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match kept.last_mut() {
+            Some(last) if last.0 == entry.0 && last.1 == entry.1 => {
+                duplicates += 1;
+                first_duplicate =
+                    Some(first_duplicate.map_or(entry.2 as usize, |f| f.min(entry.2 as usize)));
+                if policy == DuplicatePolicy::Last {
+                    *last = entry;
+                }
+            }
+            _ => kept.push(entry),
+        }
     }
     if policy == DuplicatePolicy::Error
         && let Some(row) = first_duplicate
     {
-        return Err(PreparationError::Other(format!(
-            "long layout: {duplicates} duplicate (person, item) rows, the first at row {} (person \"{}\", item \"{}\"); choose to keep the first or last",
-            row + 1,
-            persons.names[row_person[row] as usize],
-            items.names[row_item[row] as usize]
-        )));
+        return Err(duplicate_error(
+            duplicates, row, &persons, &items, row_person, row_item,
+        ));
     }
+    let responses_column = frame
+        .column(response_column)
+        .map_err(|_| column_not_found(frame, response_column))?
+        .as_materialized_series();
+    let names: Vec<String> = item_names.iter().map(|(n, _)| n.to_string()).collect();
+    let responses = SparseResponses::from_rows(&kept, responses_column, names)
+        .map_err(|e| PreparationError::Other(format!("long layout: {e}")))?;
+    let person_frame = person_table(frame, &first_rows, item_column, response_column)?;
+    Ok((
+        person_frame,
+        LayoutReport {
+            sparse: Some(responses),
+            rows_in: frame.height(),
+            rows_out: n_persons,
+            duplicates,
+            pivoted_items: item_names.iter().map(|(n, _)| n.to_string()).collect(),
+        },
+    ))
+}
 
+/// The error for duplicate (person, item) rows under the "error" policy.
+fn duplicate_error(
+    duplicates: usize,
+    row: usize,
+    persons: &DenseKeys,
+    items: &DenseKeys,
+    row_person: &[u32],
+    row_item: &[u32],
+) -> PreparationError {
+    PreparationError::Other(format!(
+        "long layout: {duplicates} duplicate (person, item) rows, the first at row {} (person {}, item {}); choose to keep the first or last",
+        row + 1,
+        crate::text::quoted(&persons.names[row_person[row] as usize]),
+        crate::text::quoted(&items.names[row_item[row] as usize])
+    ))
+}
+
+/// The wide table from the row of every (person, item) cell.
+fn dense_pivot(
+    frame: &DataFrame,
+    cell_rows: &[u32],
+    first_rows: &[u32],
+    item_names: &[(&str, u32)],
+    item_column: &str,
+    response_column: &str,
+    duplicates: usize,
+) -> Result<(DataFrame, LayoutReport), PreparationError> {
+    const NONE: u32 = u32::MAX;
+    let n_persons = first_rows.len();
+    let n_items = item_names.len();
     let gather = |series: &Series, rows: &IdxCa| -> Result<Series, PreparationError> {
         series
             .take(rows)
@@ -282,7 +421,7 @@ pub fn wide_from_long(
         .map_err(|_| column_not_found(frame, response_column))?
         .as_materialized_series();
     let mut pivoted_items = Vec::with_capacity(n_items);
-    for (name, j) in &item_names {
+    for (position, (name, _)) in item_names.iter().enumerate() {
         if columns
             .iter()
             .any(|c: &polars::prelude::Column| c.name().as_str() == *name)
@@ -294,7 +433,7 @@ pub fn wide_from_long(
         let rows = IdxCa::from_iter_options(
             "rows".into(),
             (0..n_persons).map(|p| {
-                let row = cell_rows[p * n_items + *j as usize];
+                let row = cell_rows[p * n_items + position];
                 (row != NONE).then_some(row as _)
             }),
         );
@@ -312,8 +451,38 @@ pub fn wide_from_long(
             rows_out: n_persons,
             duplicates,
             pivoted_items,
+            sparse: None,
         },
     ))
+}
+
+/// The person columns of long data: every column but item and response, with each person's
+/// first value.
+fn person_table(
+    frame: &DataFrame,
+    first_rows: &[u32],
+    item_column: &str,
+    response_column: &str,
+) -> Result<DataFrame, PreparationError> {
+    let index = IdxCa::from_vec("rows".into(), first_rows.iter().map(|&r| r as _).collect());
+    let mut columns = Vec::new();
+    for name in column_names(frame) {
+        if name == item_column || name == response_column {
+            continue;
+        }
+        let series = frame
+            .column(&name)
+            .map_err(|_| column_not_found(frame, &name))?
+            .as_materialized_series();
+        columns.push(
+            series
+                .take(&index)
+                .map_err(|e| PreparationError::Other(format!("pivot: {e}")))?
+                .into(),
+        );
+    }
+    DataFrame::new(first_rows.len(), columns)
+        .map_err(|e| PreparationError::Other(format!("pivot: {e}")))
 }
 
 /// Which columns of the prepared table are items.

@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod layout;
 pub mod source;
+pub mod sparse;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -45,4 +46,7 @@ pub enum PreparationError {
     /// Anything else, with its explanation.
     #[error("{0}")]
     Other(String),
+    /// The user cancelled loading.
+    #[error("cancelled")]
+    Cancelled,
 }

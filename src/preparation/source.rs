@@ -67,9 +67,15 @@ impl SourceKind {
     /// falling back to its extension, then to CSV.
     pub fn detect(path: &Path) -> SourceKind {
         let mut head = [0u8; 16];
-        let read = std::fs::File::open(path)
-            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-            .unwrap_or(0);
+        // Only a regular file is opened to look: opening a pipe would wait for a writer.
+        let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+        let read = if regular {
+            std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                .unwrap_or(0)
+        } else {
+            0
+        };
         if read >= 16 && &head[..16] == b"SQLite format 3\0" {
             return SourceKind::Sqlite;
         }
@@ -138,6 +144,15 @@ impl Source {
 
     /// Loads the source, resolving a relative path against `base` (the project's folder).
     pub fn load(&self, base: Option<&Path>) -> Result<DataFrame, PreparationError> {
+        self.load_cancellable(base, None)
+    }
+
+    /// [`Source::load`] that a SQL query abandons when `cancel` is set.
+    pub fn load_cancellable(
+        &self,
+        base: Option<&Path>,
+        cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> Result<DataFrame, PreparationError> {
         let path = resolve(self.path(), base);
         if !path.exists() {
             return Err(PreparationError::Io {
@@ -149,7 +164,9 @@ impl Source {
             Source::Csv { options, .. } => read_csv(&path, options),
             Source::Sqlite { selection, .. } => match selection {
                 SqliteSelection::Table { name } => sqlite::read_table(&path, name),
-                SqliteSelection::Query { sql } => sqlite::read_query(&path, sql),
+                SqliteSelection::Query { sql } => {
+                    sqlite::read_query_cancellable(&path, sql, cancel)
+                }
             },
             Source::Parquet { .. } => read_parquet(&path),
         }
@@ -166,6 +183,7 @@ pub fn resolve(path: &Path, base: Option<&Path>) -> PathBuf {
 
 /// Reads a Parquet file.
 pub fn read_parquet(path: &Path) -> Result<DataFrame, PreparationError> {
+    super::csv::require_regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| PreparationError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -177,6 +195,9 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame, PreparationError> {
         .finish()
         .map_err(|e| PreparationError::Format {
             path: path.to_path_buf(),
-            message: format!("not a readable Parquet file: {e}"),
+            message: format!(
+                "not a readable Parquet file ({})",
+                crate::text::shorten(&e.to_string().replace('\n', " "), 120)
+            ),
         })
 }

@@ -1,8 +1,16 @@
 //! SQLite sources, opened read-only: list tables and views, load a table, or run a user's
 //! `SELECT`. A statement that is not read-only is refused by SQLite's own verdict
 //! (`sqlite3_stmt_readonly`), not by matching its text.
+//!
+//! Reading leaves nothing behind: a database in WAL mode with no pending write-ahead log is
+//! opened as immutable, so SQLite creates no `-wal` or `-shm` files beside it (and reading works
+//! in read-only folders and on read-only media). A query can be cancelled (SQLite's progress
+//! handler checks the flag) and its result is bounded, so a runaway recursive query ends with a
+//! message instead of taking all memory.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use polars::prelude::{Column, DataFrame};
 use rusqlite::types::ValueRef;
@@ -45,19 +53,54 @@ fn explain(path: &Path, error: rusqlite::Error) -> PreparationError {
     format_error(path, message)
 }
 
-/// Opens `path` read-only. The file must exist and be non-empty.
+/// `path` as a `file:` URI (RFC 3986 percent-encoding of what a URI cannot hold).
+fn file_uri(path: &Path) -> String {
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    for byte in absolute.to_string_lossy().bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                uri.push(byte as char)
+            }
+            other => uri.push_str(&format!("%{other:02X}")),
+        }
+    }
+    uri
+}
+
+/// Whether the database file is in WAL mode (file format version 2 in its header).
+fn is_wal(path: &Path) -> bool {
+    let mut header = [0u8; 20];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .is_ok()
+        && header[18] == 2
+        && header[19] == 2
+}
+
+/// Opens `path` read-only. The file must exist, be a regular file and be non-empty.
 pub fn open_read_only(path: &Path) -> Result<Connection, PreparationError> {
-    let metadata = std::fs::metadata(path).map_err(|e| PreparationError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let metadata = super::csv::require_regular_file(path)?;
     if metadata.len() == 0 {
         return Err(PreparationError::Empty(path.to_path_buf()));
     }
-    let connection = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    let mut wal_file = path.as_os_str().to_owned();
+    wal_file.push("-wal");
+    // With no log pending, a WAL database can be read as immutable: no -shm, no locks.
+    let immutable = is_wal(path) && !Path::new(&wal_file).exists();
+    let connection = if immutable {
+        Connection::open_with_flags(
+            format!("{}?immutable=1", file_uri(path)),
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+    } else {
+        Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+    }
     .map_err(|e| explain(path, e))?;
     connection
         .busy_timeout(std::time::Duration::from_millis(2000))
@@ -70,6 +113,9 @@ pub fn open_read_only(path: &Path) -> Result<Connection, PreparationError> {
         .map_err(|e| explain(path, e))?;
     Ok(connection)
 }
+
+/// The most memory a query's result may take (16 bytes a value, plus its text).
+pub const MAX_QUERY_BYTES: usize = 2_000_000_000;
 
 fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -194,7 +240,32 @@ fn text_of(value: ValueRef<'_>) -> String {
 /// Runs a read-only query (`SELECT`, `WITH … SELECT`, …) and loads its result. Anything that
 /// would write is refused before it runs.
 pub fn read_query(path: &Path, sql: &str) -> Result<DataFrame, PreparationError> {
+    read_query_cancellable(path, sql, None)
+}
+
+/// [`read_query`] that stops when `cancel` is set.
+pub fn read_query_cancellable(
+    path: &Path,
+    sql: &str,
+    cancel: Option<Arc<AtomicBool>>,
+) -> Result<DataFrame, PreparationError> {
+    read_query_limited(path, sql, cancel, MAX_QUERY_BYTES)
+}
+
+/// [`read_query_cancellable`] with a memory budget for the result, in bytes.
+pub fn read_query_limited(
+    path: &Path,
+    sql: &str,
+    cancel: Option<Arc<AtomicBool>>,
+    max_bytes: usize,
+) -> Result<DataFrame, PreparationError> {
     let connection = open_read_only(path)?;
+    if let Some(flag) = cancel.clone() {
+        connection
+            .progress_handler(10_000, Some(move || flag.load(Ordering::Relaxed)))
+            .map_err(|e| explain(path, e))?;
+    }
+    let cancelled = || cancel.as_ref().is_some_and(|f| f.load(Ordering::Relaxed));
     if sql.trim().is_empty() {
         return Err(format_error(path, "the query is empty"));
     }
@@ -227,21 +298,39 @@ pub fn read_query(path: &Path, sql: &str) -> Result<DataFrame, PreparationError>
         ));
     }
     let mut columns: Vec<Values> = names.iter().map(|_| Values::Integers(Vec::new())).collect();
-    let mut rows = statement
-        .query([])
-        .map_err(|e| format_error(path, format!("SQL error: {e}")))?;
+    let sql_error = |e: rusqlite::Error| {
+        if cancelled() {
+            PreparationError::Cancelled
+        } else {
+            format_error(
+                path,
+                format!("SQL error: {}", crate::text::shorten(&e.to_string(), 200)),
+            )
+        }
+    };
+    let mut rows = statement.query([]).map_err(sql_error)?;
     let mut height = 0usize;
-    while let Some(row) = rows
-        .next()
-        .map_err(|e| format_error(path, format!("SQL error: {e}")))?
-    {
+    let mut text_bytes = 0usize;
+    let width = names.len();
+    while let Some(row) = rows.next().map_err(sql_error)? {
         for (index, column) in columns.iter_mut().enumerate() {
-            let value = row
-                .get_ref(index)
-                .map_err(|e| format_error(path, format!("SQL error: {e}")))?;
+            let value = row.get_ref(index).map_err(sql_error)?;
+            if let ValueRef::Text(t) | ValueRef::Blob(t) = value {
+                text_bytes += t.len();
+            }
             column.push(value);
         }
         height += 1;
+        if height.is_multiple_of(1024) && height * width * 16 + text_bytes > max_bytes {
+            return Err(format_error(
+                path,
+                format!(
+                    "the query returns more than {} rows × {width} columns (over {}), more than irtlab loads; add a WHERE or LIMIT",
+                    crate::text::count(height),
+                    crate::text::human_bytes(max_bytes as f64)
+                ),
+            ));
+        }
     }
     let columns: Vec<Column> = columns
         .into_iter()

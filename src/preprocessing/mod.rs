@@ -5,8 +5,10 @@
 
 pub mod step;
 
-use polars::prelude::DataFrame;
+use polars::prelude::{BooleanChunked, Column, DataFrame, DataType, NewChunkedArray};
 use serde::{Deserialize, Serialize};
+
+use crate::preparation::sparse::{SparseResponses, StepEffect};
 
 pub use step::{
     CastTarget, Combine, Condition, FilterOp, Keep, KeyEntry, Mapping, Step, Unmatched,
@@ -79,6 +81,8 @@ pub struct PipelineRun {
     pub reports: Vec<StepReport>,
     /// The first failing step, if any; later steps did not run.
     pub error: Option<PipelineError>,
+    /// Long data held sparse: the responses after the steps (persons are rows of `output`).
+    pub sparse: Option<SparseResponses>,
 }
 
 impl PipelineRun {
@@ -102,32 +106,125 @@ impl PipelineRun {
 
 /// Runs the enabled steps in order on `input`.
 pub fn run_pipeline(input: DataFrame, steps: &[PipelineStep]) -> PipelineRun {
-    let names = |frame: &DataFrame| -> Vec<String> {
-        frame
-            .get_column_names()
-            .iter()
-            .map(|n| n.to_string())
-            .collect()
+    run_pipeline_with(input, None, steps)
+}
+
+/// The hidden column that tracks each person's original row while steps run on sparse data.
+const ROW: &str = "__irtlab_row";
+
+fn names(frame: &DataFrame) -> Vec<String> {
+    frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| n != ROW)
+        .collect()
+}
+
+/// Applies one step to the person table and, when it touches items, to the sparse responses.
+fn apply_step(
+    step: &Step,
+    frame: &DataFrame,
+    sparse: Option<&mut SparseResponses>,
+    n_original: usize,
+) -> Result<DataFrame, String> {
+    let Some(sparse) = sparse else {
+        return step.apply(frame);
     };
-    let columns_in = names(&input);
+    if !sparse.touches_items(step) {
+        return step.apply(frame);
+    }
+    let person_columns = names(frame);
+    match sparse.apply_step(step, &person_columns, n_original)? {
+        StepEffect::None => Ok(frame.clone()),
+        StepEffect::KeepPersons(keep) => {
+            let rows = frame
+                .column(ROW)
+                .map_err(|e| e.to_string())?
+                .u32()
+                .map_err(|e| e.to_string())?
+                .clone();
+            let mask: Vec<bool> = rows
+                .iter()
+                .map(|r| r.is_some_and(|r| keep[r as usize]))
+                .collect();
+            let mask = BooleanChunked::from_slice("keep".into(), &mask);
+            frame.filter(&mask).map_err(|e| e.to_string())
+        }
+        StepEffect::SelectPersonColumns(mut columns) => {
+            columns.push(ROW.to_string());
+            frame
+                .select(columns.iter().map(|c| c.as_str()))
+                .map_err(|e| e.to_string())
+        }
+        StepEffect::DropPersonColumns(columns) => {
+            Ok(frame.drop_many(columns.iter().map(|c| c.as_str())))
+        }
+        StepEffect::RenamePersonColumns(mapping) => {
+            if mapping.is_empty() {
+                Ok(frame.clone())
+            } else {
+                Step::RenameColumns { mapping }.apply(frame)
+            }
+        }
+    }
+}
+
+/// Runs the enabled steps in order on `input`, whose responses may be held sparse (then
+/// `input` holds the person columns, one row per person).
+pub fn run_pipeline_with(
+    input: DataFrame,
+    sparse: Option<SparseResponses>,
+    steps: &[PipelineStep],
+) -> PipelineRun {
+    let n_original = input.height();
+    let mut sparse = sparse;
     let mut current = input;
+    if sparse.is_some() {
+        let rows = Column::new(ROW.into(), (0..n_original as u32).collect::<Vec<u32>>());
+        if let Err(e) = current.with_column(rows) {
+            return PipelineRun {
+                columns_in: names(&current),
+                output: current,
+                reports: Vec::new(),
+                error: Some(PipelineError {
+                    position: 0,
+                    kind: "Layout",
+                    message: e.to_string(),
+                }),
+                sparse,
+            };
+        }
+    }
+    let all_names = |frame: &DataFrame, sparse: &Option<SparseResponses>| -> Vec<String> {
+        let mut out = names(frame);
+        if let Some(sparse) = sparse {
+            out.extend(sparse.item_names.iter().cloned());
+        }
+        out
+    };
+    let columns_in = all_names(&current, &sparse);
     let mut reports = Vec::with_capacity(steps.len());
     let mut error = None;
     for (index, entry) in steps.iter().enumerate() {
         let rows_in = current.height();
+        let width = |frame: &DataFrame, sparse: &Option<SparseResponses>| {
+            names(frame).len() + sparse.as_ref().map_or(0, |s| s.item_names.len())
+        };
         if !entry.enabled || error.is_some() {
             reports.push(StepReport {
                 ran: false,
                 rows_in,
                 rows_out: rows_in,
-                columns_out: current.width(),
-                column_names: names(&current),
+                columns_out: width(&current, &sparse),
+                column_names: all_names(&current, &sparse),
                 error: None,
                 warning: None,
             });
             continue;
         }
-        match entry.step.apply(&current) {
+        let before = sparse.clone();
+        match apply_step(&entry.step, &current, sparse.as_mut(), n_original) {
             Ok(next) => {
                 let warning = (next.height() == 0 && rows_in > 0)
                     .then(|| "no rows are left after this step".to_string());
@@ -135,20 +232,21 @@ pub fn run_pipeline(input: DataFrame, steps: &[PipelineStep]) -> PipelineRun {
                     ran: true,
                     rows_in,
                     rows_out: next.height(),
-                    columns_out: next.width(),
-                    column_names: names(&next),
+                    columns_out: width(&next, &sparse),
+                    column_names: all_names(&next, &sparse),
                     error: None,
                     warning,
                 });
                 current = next;
             }
             Err(message) => {
+                sparse = before;
                 reports.push(StepReport {
                     ran: true,
                     rows_in,
                     rows_out: rows_in,
-                    columns_out: current.width(),
-                    column_names: names(&current),
+                    columns_out: width(&current, &sparse),
+                    column_names: all_names(&current, &sparse),
                     error: Some(message.clone()),
                     warning: None,
                 });
@@ -160,10 +258,25 @@ pub fn run_pipeline(input: DataFrame, steps: &[PipelineStep]) -> PipelineRun {
             }
         }
     }
+    // Sparse responses follow the persons that remain, then the tracking column goes.
+    if let Some(responses) = sparse.as_mut()
+        && let Ok(rows) = current.column(ROW).and_then(|c| c.cast(&DataType::UInt32))
+        && let Ok(rows) = rows.u32()
+    {
+        let mut new_row = vec![None; n_original];
+        for (position, original) in rows.iter().enumerate() {
+            if let Some(original) = original {
+                new_row[original as usize] = Some(position as u32);
+            }
+        }
+        responses.remap_persons(&new_row);
+        current = current.drop_many([ROW]);
+    }
     PipelineRun {
         output: current,
         columns_in,
         reports,
         error,
+        sparse,
     }
 }

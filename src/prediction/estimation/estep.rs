@@ -582,47 +582,62 @@ pub(crate) fn pattern_log_likelihood(
     }
 }
 
+/// Runs `run(state, block)` over blocks `0..n_blocks` in a few contiguous chunks in parallel,
+/// one `make()` state per chunk, and returns the states in block order. The number of chunks
+/// (a few per thread) bounds the memory the per-chunk states take, however many blocks there
+/// are.
+pub(crate) fn chunked<T: Send>(
+    n_blocks: usize,
+    make: impl Fn() -> T + Sync,
+    run: impl Fn(&mut T, usize) + Sync,
+) -> Vec<T> {
+    chunked_by(n_blocks, 4 * rayon::current_num_threads(), make, run)
+}
+
+/// [`chunked`] with at most `max_chunks` chunks (one per thread for large states).
+pub(crate) fn chunked_by<T: Send>(
+    n_blocks: usize,
+    max_chunks: usize,
+    make: impl Fn() -> T + Sync,
+    run: impl Fn(&mut T, usize) + Sync,
+) -> Vec<T> {
+    let n_chunks = n_blocks.min(max_chunks).max(1);
+    (0..n_chunks)
+        .into_par_iter()
+        .map(|c| {
+            let mut state = make();
+            for b in (c * n_blocks / n_chunks)..((c + 1) * n_blocks / n_chunks) {
+                run(&mut state, b);
+            }
+            state
+        })
+        .collect()
+}
+
 /// Runs the E-step over a group's patterns.
 pub(crate) fn e_step(input: &EStepInput<'_>, want_moments: bool) -> EStep {
     let plan = Plan::new(input, want_moments);
     let n_patterns = input.patterns.len();
     let n_blocks = n_patterns.div_ceil(BLOCK);
-    let total = if want_moments {
-        // Moments must stay in pattern order: blocks are collected in order.
-        let parts: Vec<Accumulator> = (0..n_blocks)
-            .into_par_iter()
-            .map(|b| {
-                let lo = b * BLOCK;
-                let hi = ((b + 1) * BLOCK).min(n_patterns);
-                let mut acc = plan.accumulator(hi - lo);
-                plan.run(lo, hi, &mut acc);
-                acc
-            })
-            .collect();
-        let mut moments = Vec::with_capacity(n_patterns);
-        let mut total = plan.accumulator(0);
-        for mut part in parts {
-            moments.append(&mut part.moments);
-            total = total.add(part);
-        }
-        total.moments = moments;
-        total
-    } else {
-        (0..n_blocks)
-            .into_par_iter()
-            .fold(
-                || plan.accumulator(0),
-                |mut acc, b| {
-                    let lo = b * BLOCK;
-                    let hi = ((b + 1) * BLOCK).min(n_patterns);
-                    plan.run(lo, hi, &mut acc);
-                    acc
-                },
-            )
-            .reduce(|| plan.accumulator(0), Accumulator::add)
-    };
+    let parts = chunked(
+        n_blocks,
+        || plan.accumulator(0),
+        |acc, b| {
+            let lo = b * BLOCK;
+            let hi = ((b + 1) * BLOCK).min(n_patterns);
+            plan.run(lo, hi, acc);
+        },
+    );
+    // Chunks are in block order, so the moments concatenate in pattern order.
+    let mut moments = Vec::with_capacity(if want_moments { n_patterns } else { 0 });
+    let mut total = plan.accumulator(0);
+    for mut part in parts {
+        moments.append(&mut part.moments);
+        total = total.add(part);
+    }
+    total.moments = moments;
     let q = plan.n_nodes;
-    let mut total = total;
+
     if plan.all_linear_dichotomous {
         // The fast path kept category 1's sums contiguous; category 0 has s = t = 0.
         for (j, sum) in total.theta_one.iter().enumerate() {

@@ -67,6 +67,17 @@ pub(crate) fn problem(
             )));
         }
     }
+    // Persons first: with one person every item is constant, and "too few items" would mislead.
+    let all_anchored = responses
+        .item_names()
+        .iter()
+        .all(|name| settings.fixed_items.iter().any(|f| &f.item == name));
+    let answering = (0..responses.n_persons())
+        .filter(|&p| responses.responses_of(p).next().is_some())
+        .count();
+    if answering < 2 && !all_anchored {
+        return Err(PredictionError::TooFewPersons(answering));
+    }
     let counts = responses.category_counts();
     // Numeric category values used anywhere in the test, to tell an item's unused category.
     let mut all_values: BTreeSet<i64> = BTreeSet::new();

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use super::estep::{BLOCK, ItemStats, pattern_log_likelihood, posterior_in_place};
+use super::estep::{BLOCK, ItemStats, chunked_by, pattern_log_likelihood, posterior_in_place};
 use super::layout::{FreeKind, Slot};
 use super::mstep::item_free_terms;
 use super::problem::Problem;
@@ -409,27 +409,28 @@ pub(crate) fn louis_information(
             return Err(PredictionError::Cancelled);
         }
         let end = (start + 64).min(n_blocks);
-        let part = (start..end)
-            .into_par_iter()
-            .fold(empty, |mut sums, b| {
-                block(b, &mut sums);
-                sums
-            })
-            .reduce(empty, |mut a, b| {
-                for (x, y) in [
-                    (&mut a.a, &b.a),
-                    (&mut a.x, &b.x),
-                    (&mut a.y, &b.y),
-                    (&mut a.both, &b.both),
-                    (&mut a.missing, &b.missing),
-                    (&mut a.node_counts, &b.node_counts),
-                ] {
-                    for (s, t) in x.iter_mut().zip(y) {
-                        *s += t;
-                    }
+        // One set of sums per thread: they are parameter × parameter matrices.
+        let parts = chunked_by(
+            end - start,
+            rayon::current_num_threads(),
+            empty,
+            |sums, b| block(start + b, sums),
+        );
+        let mut part = empty();
+        for other in parts {
+            for (x, y) in [
+                (&mut part.a, &other.a),
+                (&mut part.x, &other.x),
+                (&mut part.y, &other.y),
+                (&mut part.both, &other.both),
+                (&mut part.missing, &other.missing),
+                (&mut part.node_counts, &other.node_counts),
+            ] {
+                for (s, t) in x.iter_mut().zip(y) {
+                    *s += t;
                 }
-                a
-            });
+            }
+        }
         for (x, y) in [
             (&mut total.a, &part.a),
             (&mut total.x, &part.x),
@@ -612,59 +613,46 @@ pub(crate) fn crossproduct_information(
         let patterns = &group.patterns;
         let n_patterns = patterns.len();
         let n_blocks = n_patterns.div_ceil(BLOCK);
-        let part = (0..n_blocks)
-            .into_par_iter()
-            .fold(
-                || vec![0.0; n_free * n_free],
-                |mut acc, b| {
-                    let lo = b * BLOCK;
-                    let hi = ((b + 1) * BLOCK).min(n_patterns);
-                    let rows = hi - lo;
-                    let mut gradients = vec![0.0; rows * n_free];
-                    let mut values = vec![0.0; q_count];
-                    for (i, p) in (lo..hi).enumerate() {
-                        pattern_log_likelihood(
-                            patterns,
-                            p,
-                            &tables,
-                            nodes,
-                            &log_prior,
-                            &mut values,
-                        );
-                        posterior_in_place(&mut values, nodes);
-                        let weight = patterns.counts[p].sqrt();
-                        let row = &mut gradients[i * n_free..(i + 1) * n_free];
-                        for (j, code) in patterns.responses(p) {
-                            let (free, table) = &scores[j];
-                            let f = free.len();
-                            for (x, &index) in free.iter().enumerate() {
-                                let mut s = 0.0;
-                                for (q, w) in values.iter().enumerate() {
-                                    s += w * table[(code as usize * q_count + q) * f + x];
-                                }
-                                row[index] += weight * s;
+        let parts = chunked_by(
+            n_blocks,
+            rayon::current_num_threads(),
+            || vec![0.0; n_free * n_free],
+            |acc, b| {
+                let lo = b * BLOCK;
+                let hi = ((b + 1) * BLOCK).min(n_patterns);
+                let rows = hi - lo;
+                let mut gradients = vec![0.0; rows * n_free];
+                let mut values = vec![0.0; q_count];
+                for (i, p) in (lo..hi).enumerate() {
+                    pattern_log_likelihood(patterns, p, &tables, nodes, &log_prior, &mut values);
+                    posterior_in_place(&mut values, nodes);
+                    let weight = patterns.counts[p].sqrt();
+                    let row = &mut gradients[i * n_free..(i + 1) * n_free];
+                    for (j, code) in patterns.responses(p) {
+                        let (free, table) = &scores[j];
+                        let f = free.len();
+                        for (x, &index) in free.iter().enumerate() {
+                            let mut s = 0.0;
+                            for (q, w) in values.iter().enumerate() {
+                                s += w * table[(code as usize * q_count + q) * f + x];
                             }
-                        }
-                        for (index, score) in &latent_scores {
-                            let s: f64 = values.iter().zip(score).map(|(w, s)| w * s).sum();
-                            row[*index] += weight * s;
+                            row[index] += weight * s;
                         }
                     }
-                    linalg::gemm_transposed_a(
-                        n_free, rows, n_free, &gradients, &gradients, 1.0, &mut acc,
-                    );
-                    acc
-                },
-            )
-            .reduce(
-                || vec![0.0; n_free * n_free],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(&b) {
-                        *x += y;
+                    for (index, score) in &latent_scores {
+                        let s: f64 = values.iter().zip(score).map(|(w, s)| w * s).sum();
+                        row[*index] += weight * s;
                     }
-                    a
-                },
-            );
+                }
+                linalg::gemm_transposed_a(n_free, rows, n_free, &gradients, &gradients, 1.0, acc);
+            },
+        );
+        let mut part = vec![0.0; n_free * n_free];
+        for other in parts {
+            for (x, y) in part.iter_mut().zip(&other) {
+                *x += y;
+            }
+        }
         for (x, y) in information.iter_mut().zip(&part) {
             *x += y;
         }
