@@ -723,6 +723,8 @@ fn print_preparation(project: &Project, prepared: &Prepared) {
             "disabled".to_string()
         } else if let Some(error) = &report.error {
             format!("FAILED: {error}")
+        } else if let Some(missing) = &report.incomplete {
+            format!("skipped, incomplete: {missing}")
         } else if !report.ran {
             "not run".to_string()
         } else {

@@ -9,6 +9,7 @@
 #[cfg(feature = "gui")]
 pub mod app;
 pub mod export;
+pub mod plots;
 pub mod prediction;
 pub mod preparation;
 pub mod preprocessing;

@@ -68,6 +68,8 @@ pub struct StepReport {
     pub error: Option<String>,
     /// A warning, e.g. a filter that left no rows.
     pub warning: Option<String>,
+    /// What a step just added still needs (it was skipped, not failed).
+    pub incomplete: Option<String>,
 }
 
 /// The result of running a pipeline.
@@ -211,7 +213,8 @@ pub fn run_pipeline_with(
         let width = |frame: &DataFrame, sparse: &Option<SparseResponses>| {
             names(frame).len() + sparse.as_ref().map_or(0, |s| s.item_names.len())
         };
-        if !entry.enabled || error.is_some() {
+        let incomplete = entry.step.incomplete();
+        if !entry.enabled || error.is_some() || incomplete.is_some() {
             reports.push(StepReport {
                 ran: false,
                 rows_in,
@@ -220,6 +223,9 @@ pub fn run_pipeline_with(
                 column_names: all_names(&current, &sparse),
                 error: None,
                 warning: None,
+                incomplete: incomplete
+                    .filter(|_| entry.enabled && error.is_none())
+                    .map(str::to_string),
             });
             continue;
         }
@@ -236,6 +242,7 @@ pub fn run_pipeline_with(
                     column_names: all_names(&next, &sparse),
                     error: None,
                     warning,
+                    incomplete: None,
                 });
                 current = next;
             }
@@ -249,6 +256,7 @@ pub fn run_pipeline_with(
                     column_names: all_names(&current, &sparse),
                     error: Some(message.clone()),
                     warning: None,
+                    incomplete: None,
                 });
                 error = Some(PipelineError {
                     position: index + 1,

@@ -297,6 +297,38 @@ impl Step {
         ]
     }
 
+    /// What is still to be filled in before the step can run (a step just added has empty
+    /// fields); `None` when it is complete. An incomplete step is skipped, not failed.
+    pub fn incomplete(&self) -> Option<&'static str> {
+        match self {
+            Step::SelectColumns { columns } if columns.is_empty() => {
+                Some("choose the columns to keep")
+            }
+            Step::DropColumns { columns } if columns.is_empty() => Some("choose the columns to drop"),
+            Step::RenameColumns { mapping } if mapping.iter().all(|m| m.from.is_empty()) => {
+                Some("choose a column to rename")
+            }
+            Step::Filter { conditions, .. }
+                if conditions.is_empty() || conditions.iter().all(|c| c.column.is_empty()) =>
+            {
+                Some("choose a column for the condition")
+            }
+            Step::Recode { columns, mapping, .. }
+                if columns.is_empty() || mapping.iter().all(|m| m.from.is_empty()) =>
+            {
+                Some("choose the columns and the values to recode")
+            }
+            Step::ScoreKey { key } if key.iter().all(|k| k.column.is_empty()) => {
+                Some("add the key of at least one item")
+            }
+            Step::FillMissing { columns, .. } if columns.is_empty() => {
+                Some("choose the columns to fill")
+            }
+            Step::Cast { column, .. } if column.is_empty() => Some("choose the column to convert"),
+            _ => None,
+        }
+    }
+
     /// Applies the step. The error says what is wrong, naming columns and values.
     pub fn apply(&self, frame: &DataFrame) -> Result<DataFrame, String> {
         match self {
