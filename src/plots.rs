@@ -42,7 +42,12 @@ pub struct Series {
 
 impl Series {
     /// A series of `style` with colour `color`.
-    pub fn new(name: impl Into<String>, points: Vec<[f64; 2]>, style: SeriesStyle, color: usize) -> Series {
+    pub fn new(
+        name: impl Into<String>,
+        points: Vec<[f64; 2]>,
+        style: SeriesStyle,
+        color: usize,
+    ) -> Series {
         Series {
             name: name.into(),
             points,
@@ -75,7 +80,11 @@ pub struct Plot {
 
 impl Plot {
     /// An empty plot with axis labels.
-    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Plot {
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Plot {
         Plot {
             title: title.into(),
             x_label: x_label.into(),
@@ -155,7 +164,11 @@ pub fn item_curves(items: &[ItemParameters], range: [f64; 2]) -> Plot {
                 plot.series.push(Series::new(
                     format!("{} = {label}", item.item),
                     curve(&thetas, &|t| item.probabilities(t)[c]),
-                    if c % 2 == 0 { style } else { SeriesStyle::Dashed },
+                    if c % 2 == 0 {
+                        style
+                    } else {
+                        SeriesStyle::Dashed
+                    },
                     index,
                 ));
             }
@@ -339,6 +352,70 @@ pub fn wright_map(thetas: &[f64], items: &[ItemParameters], scaling: f64) -> Plo
     plot
 }
 
+/// Observed against fitted: `item`'s expected-score curve (P(correct) for right/wrong items)
+/// with the observed mean item score of persons in `groups` equal-size θ groups, each with its
+/// 95 % interval (normal approximation: mean ± 1.96·sd/√n). `pairs` are (θ estimate, response
+/// category index) of the persons who answered the item; they are sorted here.
+pub fn observed_vs_fitted(
+    item: &ItemParameters,
+    pairs: &mut [(f64, f64)],
+    groups: usize,
+    range: [f64; 2],
+) -> Plot {
+    let thetas = theta_grid(range);
+    let dichotomous = item.n_categories() == 2;
+    let mut plot = Plot::new(
+        format!("{}: observed and fitted", item.item),
+        "θ",
+        if dichotomous {
+            "proportion correct"
+        } else {
+            "mean item score"
+        },
+    );
+    plot.y_from_zero = true;
+    plot.y_to_one = dichotomous;
+    plot.series.push(Series::new(
+        format!("{} fitted", item.item),
+        curve(&thetas, &|t| item.expected_score(t)),
+        SeriesStyle::Line,
+        0,
+    ));
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let groups = groups.clamp(2, 100).min(pairs.len());
+    if groups < 2 {
+        return plot;
+    }
+    let mut points = Vec::with_capacity(groups);
+    let mut intervals = Vec::with_capacity(groups);
+    for g in 0..groups {
+        let lo = g * pairs.len() / groups;
+        let hi = ((g + 1) * pairs.len() / groups).max(lo + 1);
+        let chunk = &pairs[lo..hi];
+        let n = chunk.len() as f64;
+        let theta = chunk.iter().map(|p| p.0).sum::<f64>() / n;
+        let mean = chunk.iter().map(|p| p.1).sum::<f64>() / n;
+        let variance = if n > 1.0 {
+            chunk.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        let half = 1.96 * (variance / n).sqrt();
+        let top = (item.n_categories() - 1) as f64;
+        points.push([theta, mean]);
+        intervals.push([(mean - half).max(0.0), (mean + half).min(top)]);
+    }
+    let mut observed = Series::new(
+        format!("{} observed ({groups} θ groups, 95 % intervals)", item.item),
+        points,
+        SeriesStyle::Points,
+        1,
+    );
+    observed.intervals = intervals;
+    plot.series.push(observed);
+    plot
+}
+
 /// The θ at which an item's expected score is half its maximum (by bisection on [−8, 8]).
 fn half_score_theta(item: &ItemParameters) -> f64 {
     let target = (item.n_categories() - 1) as f64 / 2.0;
@@ -372,7 +449,10 @@ pub fn svg(plot: &Plot) -> String {
         .iter()
         .filter(|s| s.style != SeriesStyle::Labels)
         .count();
-    let (width, height) = (820.0, (460.0f64).max(60.0 + 16.0 * legend_rows.min(40) as f64));
+    let (width, height) = (
+        820.0,
+        (460.0f64).max(60.0 + 16.0 * legend_rows.min(40) as f64),
+    );
     let (left, right, top, bottom) = (70.0, 200.0, 30.0, 50.0);
     let points = || plot.series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
@@ -388,10 +468,10 @@ pub fn svg(plot: &Plot) -> String {
         }
     }
     if plot.y_from_zero {
-        y0 = y0.min(0.0).max(0.0);
+        y0 = y0.min(0.0);
     }
     if plot.y_to_one {
-        y1 = y1.max(1.0).min(1.0);
+        y1 = y1.max(1.0);
     }
     if !(x0.is_finite() && x1 > x0) {
         (x0, x1) = (-4.0, 4.0);

@@ -121,9 +121,12 @@ impl Project {
             };
             let folder_absolute = std::fs::canonicalize(folder).unwrap_or(folder.to_path_buf());
             let absolute = std::fs::canonicalize(&absolute).unwrap_or(absolute);
-            if let Ok(relative) = absolute.strip_prefix(&folder_absolute) {
-                copy.source = copy.source.with_path(relative.to_path_buf());
-            }
+            // Beside or below the project file: relative, so the two move together. Elsewhere:
+            // absolute, so that the file opens from any folder.
+            copy.source = match absolute.strip_prefix(&folder_absolute) {
+                Ok(relative) => copy.source.with_path(relative.to_path_buf()),
+                Err(_) => copy.source.with_path(absolute),
+            };
         }
         // Serialising plain data with string keys cannot fail.
         serde_json::to_string_pretty(&copy).unwrap_or_default()

@@ -1,20 +1,46 @@
-//! The desktop app, driven headless with egui_kittest: the real app, its panels and its jobs.
+//! The desktop app, driven headless with egui_kittest: the real app, its stages, its commands
+//! and its jobs, with the accessibility check on (every control a user can act on has a name).
 #![cfg(feature = "gui")]
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use eframe::egui::Role;
+use eframe::egui::{self, Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use irtlab::app::{IrtlabApp, ParameterSource, Stage, sample_project_path};
+use irtlab::app::stages::export::Export;
+use irtlab::app::stages::plots::{PlotKind, Plots, plot_data};
+use irtlab::app::{
+    AppSettings, Command, CommandId, Edit, IrtlabApp, JobKind, ParameterSource, StageId,
+    sample_project_path,
+};
+use irtlab::preparation::{Layout, Source, SqliteSelection};
 use irtlab::preprocessing::{Combine, Condition, FilterOp, Step};
 
-fn app_harness() -> Harness<'static, IrtlabApp> {
+/// A copy of the sample project and its database in a temporary folder, so that no test can
+/// touch the bundled files.
+fn sample_copy(dir: &Path) -> PathBuf {
+    let assets = sample_project_path().parent().unwrap().to_path_buf();
+    std::fs::copy(assets.join("sample.sqlite"), dir.join("sample.sqlite")).unwrap();
+    std::fs::copy(
+        assets.join("sample.irtlab.json"),
+        dir.join("sample.irtlab.json"),
+    )
+    .unwrap();
+    dir.join("sample.irtlab.json")
+}
+
+fn harness_at(size: [f32; 2], path: Option<PathBuf>) -> Harness<'static, IrtlabApp> {
     Harness::builder()
-        .with_size([1280.0, 820.0])
-        .with_accessibility_check(false)
-        .build_eframe(|cc| IrtlabApp::new(cc, Some(sample_project_path())))
+        .with_size(size)
+        .build_eframe(move |cc| IrtlabApp::new(cc, path))
+}
+
+fn sample_harness(dir: &Path) -> Harness<'static, IrtlabApp> {
+    harness_at([1280.0, 820.0], Some(sample_copy(dir)))
 }
 
 /// Steps the app (its jobs run on threads) until `done` holds.
@@ -23,13 +49,13 @@ fn run_until(
     what: &str,
     done: impl Fn(&IrtlabApp) -> bool,
 ) {
-    for _ in 0..1500 {
+    for _ in 0..3000 {
         harness.step();
         if done(harness.state()) {
             harness.run_steps(3);
             return;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
     panic!(
         "timed out waiting for {what}; status: {}",
@@ -38,58 +64,93 @@ fn run_until(
 }
 
 fn matrix_ready(app: &IrtlabApp) -> bool {
-    matches!(app.processed.as_ref().map(|p| &p.matrix), Some(Ok(_)))
+    app.state.data.matrix().is_some() && !app.is_busy()
+}
+
+fn fitted(app: &IrtlabApp) -> bool {
+    app.state.results.fit.is_some() && !app.is_running(JobKind::Fit)
+}
+
+fn rows_out(app: &IrtlabApp) -> Option<usize> {
+    let pipeline = app.state.data.processed.as_ref()?.pipeline.as_ref()?;
+    pipeline.error.is_none().then(|| pipeline.output.height())
 }
 
 fn has_label(harness: &Harness<'static, IrtlabApp>, text: &str) -> bool {
     harness.query_all_by_label_contains(text).next().is_some()
 }
 
+fn show(harness: &mut Harness<'static, IrtlabApp>, stage: StageId) {
+    harness.state_mut().send(Command::Show(stage));
+    harness.run_steps(3);
+}
+
 #[test]
-fn the_sample_project_loads_and_the_stages_show_their_summaries() {
-    let mut harness = app_harness();
-    run_until(&mut harness, "the sample data", matrix_ready);
+fn the_sample_project_loads_fits_and_the_stages_show_their_summaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = sample_harness(dir.path());
+    run_until(&mut harness, "the automatic fit", fitted);
     assert!(has_label(&harness, "11,773 rows × 5 columns"));
     assert!(has_label(&harness, "3 steps, 600 → 400 rows"));
     assert!(has_label(&harness, "Welcome to irtlab"));
-    // A project opened shows its fit at once.
-    run_until(&mut harness, "the automatic fit", |app| {
-        app.prediction.analysis.is_some()
-    });
     assert!(has_label(&harness, "2PL, logL -3805.8"));
-    // The preparation panel shows the pivot.
     assert!(has_label(
         &harness,
         "Long → wide: 11,773 rows → 600 persons × 20 items"
     ));
+    harness.run();
+    // Every stage draws, and every control on it has a name (checked by `run`).
+    for stage in [
+        StageId::Preprocessing,
+        StageId::Prediction,
+        StageId::Plots,
+        StageId::Export,
+    ] {
+        show(&mut harness, stage);
+        harness.run();
+    }
 }
 
 #[test]
-fn adding_a_step_shows_its_error_then_changes_rows_out() {
-    let mut harness = app_harness();
-    run_until(&mut harness, "the sample data", matrix_ready);
-    harness.get_by_label_contains("Preprocessing").click();
-    harness.run_steps(2);
+fn a_new_filter_step_waits_to_be_filled_in_then_filters_and_the_fit_goes_out_of_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = sample_harness(dir.path());
+    run_until(&mut harness, "the automatic fit", fitted);
+    show(&mut harness, StageId::Preprocessing);
     harness.get_by_label("+ Add step").click();
     harness.run_steps(2);
     harness.get_by_label("Filter").click();
-    run_until(&mut harness, "the new step's error", |app| {
-        app.processed
+    run_until(&mut harness, "the new step", |app| {
+        app.state
+            .data
+            .processed
             .as_ref()
             .and_then(|p| p.pipeline.as_ref())
-            .is_some_and(|p| p.error.as_ref().is_some_and(|e| e.position == 4))
+            .is_some_and(|p| p.reports.len() == 4)
+            && !app.is_busy()
     });
-    assert!(
-        has_label(&harness, "no column chosen"),
-        "the card shows its error"
-    );
-    assert!(has_label(&harness, "step 4 failed"));
+    // A step just added is not an error: it is skipped until filled in.
+    let pipeline = harness
+        .state()
+        .state
+        .data
+        .processed
+        .as_ref()
+        .unwrap()
+        .pipeline
+        .as_ref()
+        .unwrap();
+    assert!(pipeline.error.is_none());
+    assert!(pipeline.reports[3].incomplete.is_some());
+    assert_eq!(pipeline.output.height(), 400);
+    assert!(has_label(&harness, "to fill in"));
+    assert!(!has_label(&harness, "failed"));
+    assert!(!has_label(&harness, "out of date"));
 
-    // Complete the condition: keep girls only.
+    // Keep girls only.
     {
         let app = harness.state_mut();
-        let before = app.project.steps.clone();
-        app.project.steps[3].step = Step::Filter {
+        app.state.document.project.steps[3].step = Step::Filter {
             combine: Combine::All,
             conditions: vec![Condition {
                 column: "gender".into(),
@@ -97,173 +158,403 @@ fn adding_a_step_shows_its_error_then_changes_rows_out() {
                 value: "F".into(),
             }],
         };
-        app.apply(irtlab::app::Action::StepsEdited(before));
+        app.send(Command::Edited(Edit::Data));
     }
     run_until(&mut harness, "the filtered data", |app| {
-        app.processed
-            .as_ref()
-            .and_then(|p| p.pipeline.as_ref())
-            .is_some_and(|p| p.error.is_none() && p.output.height() < 400)
+        rows_out(app).is_some_and(|rows| rows < 400) && !app.is_busy()
     });
-    let rows = harness
-        .state()
-        .processed
-        .as_ref()
-        .unwrap()
-        .pipeline
-        .as_ref()
-        .unwrap()
-        .output
-        .height();
+    let rows = rows_out(harness.state()).unwrap();
     assert!(rows > 100 && rows < 250, "{rows} girls");
     assert!(has_label(&harness, &format!("400 → {rows} rows")));
+    // The fit was made on all 400: it says it is out of date, on the sidebar and on its stage.
+    assert!(has_label(&harness, "out of date"));
+    show(&mut harness, StageId::Prediction);
+    assert!(has_label(&harness, "this fit used 400 persons"));
+    show(&mut harness, StageId::Plots);
+    assert!(has_label(&harness, "whose data or settings have changed"));
 
-    // Undo brings the empty filter back.
-    harness.key_press_modifiers(eframe::egui::Modifiers::COMMAND, eframe::egui::Key::Z);
-    harness.run_steps(2);
-    assert!(
-        matches!(&harness.state().project.steps[3].step, Step::Filter { conditions, .. } if conditions[0].column.is_empty())
-    );
-}
-
-#[test]
-fn fitting_shows_the_item_table() {
-    let mut harness = app_harness();
-    run_until(&mut harness, "the automatic fit", |app| {
-        app.prediction.analysis.is_some()
+    // Undo brings the empty filter back, and the rows with it.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    run_until(&mut harness, "the undone filter", |app| {
+        rows_out(app) == Some(400) && !app.is_busy()
     });
-    harness.get_by_label_contains("Prediction").click();
-    harness.run_steps(2);
-    harness.state_mut().project.model.model = irtlab::prediction::ItemType::OnePl;
-    harness.get_by_label("▶ Fit model").click();
-    run_until(&mut harness, "the 1PL fit", |app| {
-        app.prediction
-            .analysis
-            .as_ref()
-            .is_some_and(|a| a.calibration.settings.model == irtlab::prediction::ItemType::OnePl)
-    });
-    assert!(has_label(&harness, "Log-likelihood"));
-    assert!(has_label(&harness, "Q01"));
-    assert!(has_label(&harness, "item–rest r"));
-    let analysis = harness.state().prediction.analysis.clone().unwrap();
-    assert!(analysis.calibration.converged);
-    assert_eq!(analysis.calibration.items.len(), 20);
-    assert_eq!(analysis.calibration.parameters, 21);
-    assert_eq!(analysis.calibration.parameters, 21);
-    assert!(has_label(
-        &harness,
-        &format!("{:.3}", analysis.calibration.log_likelihood)
+    assert!(matches!(
+        &harness.state().state.document.project.steps[3].step,
+        Step::Filter { conditions, .. } if conditions.iter().all(|c| c.column.is_empty())
     ));
 }
 
 #[test]
-fn entering_parameters_by_hand_draws_curves() {
-    let mut harness = app_harness();
-    run_until(&mut harness, "the sample data", matrix_ready);
-    harness.get_by_label_contains("Prediction").click();
+fn fitting_another_model_shows_its_item_table_and_copies_it_as_tsv() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = sample_harness(dir.path());
+    run_until(&mut harness, "the automatic fit", fitted);
+    show(&mut harness, StageId::Prediction);
+    harness.state_mut().state.document.project.model.model = irtlab::prediction::ItemType::OnePl;
+    harness.state_mut().send(Command::Edited(Edit::Model));
     harness.run_steps(2);
+    assert!(has_label(&harness, "out of date"));
+    harness.get_by_label("▶ Fit model").click();
+    run_until(&mut harness, "the 1PL fit", |app| {
+        fitted(app)
+            && app.state.results.fit.as_ref().is_some_and(|f| {
+                f.analysis.calibration.settings.model == irtlab::prediction::ItemType::OnePl
+            })
+    });
+    let analysis = harness.state().state.results.fit.clone().unwrap().analysis;
+    assert!(analysis.calibration.converged);
+    assert_eq!(analysis.calibration.items.len(), 20);
+    assert_eq!(analysis.calibration.parameters, 21);
+    assert!(has_label(&harness, "Q01"));
+    assert!(has_label(
+        &harness,
+        &format!("{:.3}", analysis.calibration.log_likelihood)
+    ));
+    assert!(!has_label(&harness, "out of date"));
+
+    // Right-click a cell of the item table: "Copy table" puts the table on the clipboard.
+    harness
+        .get_all_by_label("Q01")
+        .last()
+        .unwrap()
+        .scroll_to_me();
+    harness.run_steps(3);
+    harness
+        .get_all_by_label("Q01")
+        .last()
+        .unwrap()
+        .click_secondary();
+    harness.run_steps(2);
+    harness.get_by_label("Copy table").click();
+    harness.step();
+    let copied: Vec<String> = harness
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    let text = copied.last().expect("a table was copied");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 21, "header and 20 items");
+    assert!(lines[0].starts_with("item\t"), "{}", lines[0]);
+    assert!(lines[1].starts_with("Q01\t"), "{}", lines[1]);
+}
+
+#[test]
+fn entered_parameters_draw_curves_and_the_test_curves_follow_the_ticked_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = sample_harness(dir.path());
+    run_until(&mut harness, "the sample data", matrix_ready);
+    show(&mut harness, StageId::Prediction);
     harness.get_by_label("Enter parameters").click();
     harness.run_steps(2);
     harness.get_by_label("+ item").click();
     harness.run_steps(3);
     harness.get_by_label("+ item").click();
     harness.run_steps(3);
-    assert_eq!(harness.state().prediction.source, ParameterSource::Entered);
-    assert_eq!(harness.state().prediction.entered.len(), 2);
+    assert_eq!(
+        harness.state().state.results.source,
+        ParameterSource::Entered
+    );
+    assert_eq!(harness.state().state.results.entered.len(), 2);
     harness.get_by_label("Show curves").click();
     harness.run_steps(3);
-    assert_eq!(harness.state().stage, Stage::Plots);
-    let (series, y_label, _) = irtlab::app::plot_series(harness.state());
-    assert_eq!(series.len(), 2);
-    assert_eq!(y_label, "P(correct | θ)");
+    assert_eq!(harness.state().stage, StageId::Plots);
+    let plot = {
+        let app = harness.state_mut();
+        let data = plot_data(&app.state);
+        app.part::<Plots>().unwrap().current_plot(&data.as_ref())
+    };
+    assert_eq!(plot.series.len(), 2);
     // a = 1, b = 0: P(0) = 0.5.
-    let middle = series[0].points.iter().find(|p| p[0].abs() < 1e-9).unwrap();
+    let middle = plot.series[0]
+        .points
+        .iter()
+        .find(|p| p[0].abs() < 1e-9)
+        .unwrap();
     assert!((middle[1] - 0.5).abs() < 1e-12);
     assert!(has_label(&harness, "item1"));
-}
 
-#[test]
-fn an_export_writes_a_file_that_reads_back_equal() {
-    let mut harness = app_harness();
-    run_until(&mut harness, "the sample data", matrix_ready);
-    harness.state_mut().export.table = irtlab::app::ExportTable::CleanData;
-    harness.get_by_label_contains("Export").click();
+    // The test characteristic curve is that of the ticked items: 2 items top out near 2, one
+    // near 1.
+    let tcc_top = |harness: &mut Harness<'static, IrtlabApp>| {
+        let app = harness.state_mut();
+        let data = plot_data(&app.state);
+        let plots = app.part::<Plots>().unwrap();
+        plots.kind = PlotKind::TestCharacteristic;
+        let plot = plots.current_plot(&data.as_ref());
+        plot.series[0].points.last().unwrap()[1]
+    };
+    let both = tcc_top(&mut harness);
+    assert!(both > 1.9 && both < 2.0, "{both}");
     harness.run_steps(2);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("clean.csv");
-    harness.state_mut().export_to(path.clone());
-    run_until(&mut harness, "the export", |app| {
-        app.export.last_written.is_some()
-    });
-    let written = irtlab::preparation::read_csv(&path, &Default::default()).unwrap();
-    let expected = irtlab::app::export_panel_table(harness.state()).unwrap();
-    assert_eq!(written.shape(), expected.shape());
-    assert_eq!(written.shape(), (400, 21));
-    for name in ["id", "Q01", "Q05", "Q20"] {
-        let a = written
-            .column(name)
-            .unwrap()
-            .cast(&polars::prelude::DataType::String)
-            .unwrap();
-        let b = expected
-            .column(name)
-            .unwrap()
-            .cast(&polars::prelude::DataType::String)
-            .unwrap();
-        let a: Vec<Option<String>> = a
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect();
-        let b: Vec<Option<String>> = b
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect();
-        assert_eq!(a, b, "column {name}");
-    }
-    assert!(has_label(&harness, "Last written"));
+    harness.get_by_label("item2").click();
+    harness.run_steps(2);
+    let one = tcc_top(&mut harness);
+    assert!(one > 0.95 && one < 1.0, "{one}");
+    assert!(has_label(&harness, "(1 of 2 items)"));
+}
+
+/// Types `path` into irtlab's own file dialog and presses its button.
+fn choose_in_builtin_dialog(harness: &mut Harness<'static, IrtlabApp>, path: &Path, verb: &str) {
+    harness.run_steps(2);
+    let field = harness.get_by_role_and_label(Role::TextInput, "File name");
+    field.focus();
+    harness.run_steps(1);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.run_steps(1);
+    let field = harness.get_by_role_and_label(Role::TextInput, "File name");
+    field.type_text(&path.display().to_string());
+    harness.run_steps(2);
+    harness.get_by_label(verb).click();
+    harness.run_steps(2);
 }
 
 #[test]
-fn pasted_and_loaded_parameters_and_svg_plots() {
-    let items = irtlab::app::parse_pasted_items("item,a,b,c\nQ1,1.2,-0.5,0.2\nQ2\t0.8\t1.0\n", 1.0)
-        .unwrap();
-    assert_eq!(items.len(), 2);
-    let form = items[0].irt(1.0);
-    assert!((form.a.unwrap() - 1.2).abs() < 1e-12 && (form.b[0] + 0.5).abs() < 1e-12);
-    assert_eq!(form.c, Some(0.2));
-    assert_eq!(items[1].irt(1.0).c, None);
-    let error = irtlab::app::parse_pasted_items("Q1,1.2,abc", 1.0).unwrap_err();
-    assert!(error.contains("line 1"), "{error}");
-    assert!(
-        irtlab::app::parse_pasted_items("Q1,1,0,1.5", 1.0)
-            .unwrap_err()
-            .contains("[0, 1)")
-    );
-
-    // A fitted items table written by the CLI loads back as parameters.
+fn the_builtin_dialog_opens_a_csv_and_ctrl_e_exports_through_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = common::write_file(
+    let csv = common::write_file(
         dir.path(),
-        "items.csv",
-        b"item,a,b,c,d\nQ1,1.5,0.25,,\nQ2,0.7,-1,0.1,\n",
+        "answers.csv",
+        b"person,q1,q2,q3\np1,1,0,1\np2,0,0,1\np3,1,1,1\np4,0,1,0\np5,1,0,0\n",
     );
-    let loaded = irtlab::app::load_parameter_file(&path, 1.0).unwrap();
-    assert_eq!(loaded[0].irt(1.0).c, None);
-    assert!((loaded[1].irt(1.0).b[0] + 1.0).abs() < 1e-12);
+    let settings = AppSettings {
+        builtin_dialog: true,
+        welcome_dismissed: true,
+        ..AppSettings::default()
+    };
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 820.0])
+        .build_eframe(move |cc| {
+            irtlab::app::install_fonts(&cc.egui_ctx);
+            let mut app = IrtlabApp::with_settings(settings);
+            app.stage = StageId::Preparation;
+            app
+        });
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    harness.run_steps(2);
+    assert!(has_label(&harness, "Open a data file"));
+    choose_in_builtin_dialog(&mut harness, &csv, "Open");
+    run_until(&mut harness, "the CSV", matrix_ready);
+    let app = harness.state();
+    let matrix = app.state.data.matrix().unwrap();
+    assert_eq!((matrix.n_persons(), matrix.n_items()), (5, 3));
+    assert_eq!(
+        app.state
+            .document
+            .project
+            .response_columns
+            .id_column
+            .as_deref(),
+        Some("person"),
+        "the id column is guessed"
+    );
 
-    let mut app = IrtlabApp::with_settings(Default::default());
-    app.prediction.source = ParameterSource::Entered;
-    app.prediction.entered = loaded;
-    app.prediction.entered_scaling = 1.0;
-    app.plots.on_new_items(&app.prediction.entered.clone());
-    let (series, y_label, _) = irtlab::app::plot_series(&app);
-    assert_eq!(series.len(), 2);
-    let svg = irtlab::app::plot_svg(&series, y_label);
-    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    assert_eq!(svg.matches("<polyline").count(), 2);
-    assert!(svg.contains(">Q1<") && svg.contains("P(correct | θ)"));
+    // Ctrl+E is File → Export…: the dialog proposes the table's name.
+    harness.state_mut().part::<Export>().unwrap().table = irtlab::app::ExportTable::CleanData;
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::E);
+    harness.run_steps(2);
+    assert_eq!(harness.state().stage, StageId::Export);
+    assert!(has_label(&harness, "Export to"));
+    let out = dir.path().join("clean.csv");
+    choose_in_builtin_dialog(&mut harness, &out, "Save");
+    run_until(&mut harness, "the export", |app| {
+        !app.is_running(JobKind::Export) && app.status.starts_with("Wrote")
+    });
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        written,
+        "id,q1,q2,q3\np1,1,0,1\np2,0,0,1\np3,1,1,1\np4,0,1,0\np5,1,0,0\n"
+    );
+    assert!(has_label(&harness, "Last written"));
+
+    // Exporting over the data source is refused, and the source is unchanged.
+    let before = std::fs::read(&csv).unwrap();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::E);
+    choose_in_builtin_dialog(&mut harness, &csv, "Save");
+    harness.run_steps(3);
+    assert!(
+        harness.state().status.contains("input"),
+        "{}",
+        harness.state().status
+    );
+    assert_eq!(std::fs::read(&csv).unwrap(), before);
+}
+
+#[test]
+fn ctrl_enter_in_the_sql_editor_runs_the_query_and_a_failed_query_keeps_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = sample_harness(dir.path());
+    run_until(&mut harness, "the automatic fit", fitted);
+    show(&mut harness, StageId::Preparation);
+    let sql = "SELECT r.student_id, s.grade, s.gender, r.item_id, r.choice FROM responses AS r JOIN students AS s ON s.id = r.student_id WHERE s.grade = 'fifth-grade'";
+    harness.state_mut().state.data.sql_text = sql.into();
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(Role::MultilineTextInput, "Query text")
+        .focus();
+    harness.run_steps(1);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+    harness.run_steps(1);
+    // The editor took the key: the query runs, no fit starts.
+    assert!(!harness.state().is_running(JobKind::Fit));
+    assert!(matches!(
+        &harness.state().state.document.project.source,
+        Source::Sqlite { selection: SqliteSelection::Query { sql: s }, .. } if s == sql
+    ));
+    run_until(&mut harness, "the new query", |app| {
+        app.state
+            .data
+            .loaded
+            .as_ref()
+            .is_some_and(|l| l.frame.height() < 11_773)
+            && !app.is_busy()
+    });
+    let rows = harness
+        .state()
+        .state
+        .data
+        .loaded
+        .as_ref()
+        .unwrap()
+        .frame
+        .height();
+
+    // A query that fails says why, keeps the loaded data and goes back to the query they
+    // came from; the editor keeps the text to fix.
+    let broken = "SELECT nothing FROM nowhere";
+    harness.state_mut().state.data.sql_text = broken.into();
+    harness.run_steps(1);
+    harness.get_by_label("Run query").click();
+    run_until(&mut harness, "the failed query", |app| {
+        app.state.data.load_error.is_some() && !app.is_busy()
+    });
+    let app = harness.state();
+    assert!(
+        app.state
+            .data
+            .load_error
+            .as_ref()
+            .unwrap()
+            .contains("nowhere")
+    );
+    assert_eq!(app.state.data.loaded.as_ref().unwrap().frame.height(), rows);
+    assert!(matches!(
+        &app.state.document.project.source,
+        Source::Sqlite { selection: SqliteSelection::Query { sql: s }, .. } if s == sql
+    ));
+    assert_eq!(app.state.data.sql_text, broken);
+}
+
+#[test]
+fn a_long_table_is_recognised_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("person,item,response\n");
+    for p in 0..30 {
+        for i in 0..4 {
+            text += &format!("p{p},item{i},{}\n", (p * 7 + i * 3) % 2);
+        }
+    }
+    let csv = common::write_file(dir.path(), "long.csv", text.as_bytes());
+    let mut harness = harness_at([1280.0, 820.0], Some(csv));
+    run_until(&mut harness, "the long data", matrix_ready);
+    let app = harness.state();
+    assert!(matches!(
+        &app.state.document.project.layout,
+        Layout::Long { person_column, item_column, response_column, .. }
+            if person_column == "person" && item_column == "item" && response_column == "response"
+    ));
+    let matrix = app.state.data.matrix().unwrap();
+    assert_eq!((matrix.n_persons(), matrix.n_items()), (30, 4));
+    // Opening is not an edit.
+    assert!(!app.state.document.is_modified());
+}
+
+#[test]
+fn a_small_window_reaches_the_person_table_and_the_plot_controls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = harness_at([900.0, 600.0], Some(sample_copy(dir.path())));
+    run_until(&mut harness, "the automatic fit", fitted);
+    harness.state_mut().settings.welcome_dismissed = true;
+    show(&mut harness, StageId::Prediction);
+    harness.run();
+    let persons = harness.get_by_label_contains("Persons (EAP scoring)");
+    persons.scroll_to_me();
+    harness.run_steps(3);
+    let rect = harness
+        .get_by_label_contains("Persons (EAP scoring)")
+        .rect();
+    assert!(rect.max.y <= 600.0 && rect.min.y >= 0.0, "{rect:?}");
+    show(&mut harness, StageId::Plots);
+    harness.run();
+    let save = harness.get_by_label("Save plot as PNG or SVG…");
+    save.scroll_to_me();
+    harness.run_steps(3);
+    let rect = harness.get_by_label("Save plot as PNG or SVG…").rect();
+    assert!(
+        rect.max.y <= 600.0 && rect.max.x <= 900.0,
+        "the button is on screen: {rect:?}"
+    );
+    // A big screen draws the same.
+    harness.set_size(egui::vec2(1920.0, 1080.0));
+    harness.run();
+    assert!(has_label(&harness, "Save plot as PNG or SVG…"));
+}
+
+#[test]
+fn escape_closes_windows_and_the_menus_come_from_the_registry() {
+    let mut harness = harness_at([1280.0, 820.0], None);
+    harness.run_steps(2);
+    harness.state_mut().send(Command::Run(CommandId::About));
+    harness.run_steps(4);
+    assert!(has_label(
+        &harness,
+        "Calibration by marginal maximum likelihood"
+    ));
+    harness.key_press(Key::Escape);
+    harness.run_steps(2);
+    assert!(!has_label(
+        &harness,
+        "Calibration by marginal maximum likelihood"
+    ));
+    // Every registry command is in its menu.
+    harness.get_by_label("File").click();
+    harness.run_steps(2);
+    for label in ["Open dataset…", "Save project as…", "Export…"] {
+        assert!(has_label(&harness, label), "{label}");
+    }
+}
+
+#[test]
+fn save_as_elsewhere_keeps_the_source_reachable_and_never_overwrites_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = sample_harness(dir.path());
+    run_until(&mut harness, "the sample data", matrix_ready);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let saved = elsewhere.path().join("moved.irtlab.json");
+    harness.state_mut().send(Command::Picked(
+        irtlab::app::DialogPurpose::SaveProjectAs,
+        saved.clone(),
+    ));
+    harness.run_steps(2);
+    let project = irtlab::project::Project::load(&saved).unwrap();
+    let stored = project.source.path().to_path_buf();
+    assert!(stored.is_absolute(), "{}", stored.display());
+    assert!(irtlab::export::same_file(
+        &stored,
+        &dir.path().join("sample.sqlite")
+    ));
+    assert!(!harness.state().state.document.is_modified());
+
+    // Saving the project over its database is refused.
+    let database = dir.path().join("sample.sqlite");
+    let before = std::fs::read(&database).unwrap();
+    harness.state_mut().save_project_to(&database);
+    harness.run_steps(2);
+    assert!(harness.state().status.contains("data source"));
+    assert_eq!(std::fs::read(&database).unwrap(), before);
 }

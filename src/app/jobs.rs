@@ -1,6 +1,8 @@
-//! Background work for the app. Each job runs on a named thread, reports progress and its
-//! result over a channel and asks for a repaint after each message; the UI polls every frame
-//! with `try_recv`. A job that panics is caught and reported as an error.
+//! Background work for the app, in one queue. Each job runs on a named thread, reports progress
+//! and its result over a channel and asks for a repaint after each message; the app polls every
+//! frame. A job of a kind can replace the running one of that kind (the old one is cancelled
+//! and its result dropped). Errors are typed: a cancelled job says so as [`JobError::Cancelled`],
+//! a job that panics is caught and reported as an error, never a crash.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,8 +22,33 @@ pub enum JobKind {
     Score,
     /// Writing a file.
     Export,
-    /// Waiting for a file dialog.
+    /// Waiting for a system file dialog.
     Dialog,
+}
+
+impl JobKind {
+    /// Whether the user can cancel it from the status bar.
+    pub fn cancellable(self) -> bool {
+        !matches!(self, JobKind::Dialog | JobKind::Process)
+    }
+}
+
+/// Why a job produced no result.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobError {
+    /// The user (or a newer job of the same kind) cancelled it.
+    Cancelled,
+    /// It failed; the message says why.
+    Failed(String),
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobError::Cancelled => f.write_str("cancelled"),
+            JobError::Failed(message) => f.write_str(message),
+        }
+    }
 }
 
 /// A running job.
@@ -30,8 +57,7 @@ pub struct Job<T> {
     pub kind: JobKind,
     /// Shown in the status bar.
     pub label: String,
-    /// Set to stop the job at its next check.
-    pub cancel: Arc<AtomicBool>,
+    cancel: Arc<AtomicBool>,
     /// Progress in [0, 1], when known.
     pub fraction: Option<f32>,
     /// A line of detail (cycle and log-likelihood while fitting).
@@ -43,7 +69,7 @@ pub struct Job<T> {
 
 enum Message<T> {
     Progress(f32, String),
-    Done(T),
+    Done(Result<T, JobError>),
     Panicked(String),
 }
 
@@ -62,36 +88,23 @@ impl<T> ProgressSink<T> {
     }
 }
 
-/// How a job ended, when it has.
-pub enum Poll<T> {
-    /// Still running.
-    Running,
-    /// Finished with this output.
-    Done(T),
-    /// The work panicked; the message says where.
-    Failed(String),
-}
-
 impl<T: Send + 'static> Job<T> {
-    /// Starts `work` on a named thread.
-    pub fn spawn(
+    fn spawn(
         kind: JobKind,
-        label: impl Into<String>,
+        label: String,
         repaint: impl Fn() + Send + Sync + Clone + 'static,
-        work: impl FnOnce(&ProgressSink<T>, &AtomicBool) -> T + Send + 'static,
+        work: impl FnOnce(&ProgressSink<T>, &Arc<AtomicBool>) -> Result<T, JobError> + Send + 'static,
     ) -> Job<T> {
         let (sender, receiver) = channel();
         let cancel = Arc::new(AtomicBool::new(false));
-        let label = label.into();
         let thread_cancel = cancel.clone();
         let thread_sender = sender.clone();
-        let thread_repaint = repaint.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("irtlab {label}"))
             .spawn(move || {
                 let sink = ProgressSink {
                     sender: thread_sender.clone(),
-                    repaint: Box::new(thread_repaint.clone()),
+                    repaint: Box::new(repaint.clone()),
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     work(&sink, &thread_cancel)
@@ -107,7 +120,7 @@ impl<T: Send + 'static> Job<T> {
                     ),
                 };
                 let _ = thread_sender.send(message);
-                thread_repaint();
+                repaint();
             });
         if let Err(error) = spawned {
             let _ = sender.send(Message::Panicked(format!(
@@ -125,28 +138,128 @@ impl<T: Send + 'static> Job<T> {
         }
     }
 
-    /// Takes the messages that arrived; returns the output once the job has finished.
-    pub fn poll(&mut self) -> Poll<T> {
+    fn poll(&mut self) -> Option<Result<T, JobError>> {
         loop {
             match self.receiver.try_recv() {
                 Ok(Message::Progress(fraction, detail)) => {
                     self.fraction = Some(fraction);
                     self.detail = detail;
                 }
-                Ok(Message::Done(output)) => return Poll::Done(output),
+                Ok(Message::Done(result)) => return Some(result),
                 Ok(Message::Panicked(message)) => {
-                    return Poll::Failed(format!("{} failed unexpectedly: {message}", self.label));
+                    return Some(Err(JobError::Failed(format!(
+                        "{} failed unexpectedly: {message}",
+                        self.label
+                    ))));
                 }
-                Err(TryRecvError::Empty) => return Poll::Running,
+                Err(TryRecvError::Empty) => return None,
                 Err(TryRecvError::Disconnected) => {
-                    return Poll::Failed(format!("{} stopped without a result", self.label));
+                    return Some(Err(JobError::Failed(format!(
+                        "{} stopped without a result",
+                        self.label
+                    ))));
                 }
             }
         }
     }
 
-    /// Asks the job to stop.
-    pub fn request_cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
+    /// Whether it was asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// The app's running jobs.
+pub struct JobQueue<T> {
+    jobs: Vec<Job<T>>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl<T: Send + 'static> JobQueue<T> {
+    /// An empty queue; `repaint` asks the window to draw again.
+    pub fn new(repaint: Arc<dyn Fn() + Send + Sync>) -> JobQueue<T> {
+        JobQueue {
+            jobs: Vec::new(),
+            repaint,
+        }
+    }
+
+    /// Sets how jobs ask for a repaint (once the window exists).
+    pub fn set_repaint(&mut self, repaint: Arc<dyn Fn() + Send + Sync>) {
+        self.repaint = repaint;
+    }
+
+    /// Starts a job, cancelling and dropping any running job of the same kind.
+    pub fn replace(
+        &mut self,
+        kind: JobKind,
+        label: impl Into<String>,
+        work: impl FnOnce(&ProgressSink<T>, &Arc<AtomicBool>) -> Result<T, JobError> + Send + 'static,
+    ) {
+        self.cancel(kind);
+        self.jobs.retain(|j| j.kind != kind);
+        self.start(kind, label, work);
+    }
+
+    /// Starts a job beside any others.
+    pub fn start(
+        &mut self,
+        kind: JobKind,
+        label: impl Into<String>,
+        work: impl FnOnce(&ProgressSink<T>, &Arc<AtomicBool>) -> Result<T, JobError> + Send + 'static,
+    ) {
+        let repaint = self.repaint.clone();
+        self.jobs
+            .push(Job::spawn(kind, label.into(), move || repaint(), work));
+    }
+
+    /// Whether a job of this kind is running.
+    pub fn running(&self, kind: JobKind) -> bool {
+        self.jobs
+            .iter()
+            .any(|j| j.kind == kind && !j.is_cancelled())
+    }
+
+    /// The running job of this kind.
+    pub fn get(&self, kind: JobKind) -> Option<&Job<T>> {
+        self.jobs
+            .iter()
+            .find(|j| j.kind == kind && !j.is_cancelled())
+    }
+
+    /// Asks the running jobs of this kind to stop.
+    pub fn cancel(&self, kind: JobKind) {
+        for job in self.jobs.iter().filter(|j| j.kind == kind) {
+            job.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether any job is running.
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// The jobs, for the status bar.
+    pub fn iter(&self) -> impl Iterator<Item = &Job<T>> {
+        self.jobs.iter().filter(|j| !j.is_cancelled())
+    }
+
+    /// Results of the jobs that finished since the last call. A job cancelled by the user
+    /// reports [`JobError::Cancelled`] whatever it returned.
+    pub fn poll(&mut self) -> Vec<(JobKind, Result<T, JobError>)> {
+        let mut finished = Vec::new();
+        self.jobs.retain_mut(|job| match job.poll() {
+            None => true,
+            Some(result) => {
+                let result = if job.is_cancelled() {
+                    Err(JobError::Cancelled)
+                } else {
+                    result
+                };
+                finished.push((job.kind, result));
+                false
+            }
+        });
+        finished
     }
 }

@@ -1,40 +1,40 @@
-//! The desktop app: one window with the stages down the left (Preparation, Preprocessing,
-//! Prediction, Plots, Export), the selected stage's panel in the centre and a status bar with the
-//! running job. Every computation is the library's; the app holds state, runs jobs in the
-//! background and draws.
+//! The desktop app: one window with the stages down the left, the chosen stage's panel in the
+//! centre, a menu bar drawn from the command registry, and a status bar with the running jobs.
+//!
+//! The shell owns the state ([`state::AppState`]), the stage parts ([`stages`]), the job queue
+//! ([`jobs`]) and the command queue ([`commands`]). Parts draw and send commands; the shell
+//! applies the commands once per frame, after drawing, starts and polls the jobs, and tells the
+//! parts what happened ([`stages::AppEvent`]). Every computation is the library's.
 
-mod export_panel;
-mod jobs;
-mod plots_panel;
-mod prediction_panel;
-mod preparation_panel;
-mod preprocessing_panel;
-mod table_view;
+pub mod commands;
+pub mod dialogs;
+pub mod jobs;
+pub mod stages;
+pub mod state;
+pub mod table_view;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use eframe::egui;
-use egui::{Key, KeyboardShortcut, Modifiers};
+use egui::util::undoer::Undoer;
 use polars::prelude::DataFrame;
-use serde::{Deserialize, Serialize};
 
-use crate::export::{Destination, export_table};
-use crate::prediction::{self, Analysis, ItemParameters, PersonScore, ResponseMatrix};
-use crate::preparation::sqlite::TableInfo;
-use crate::preparation::{LayoutReport, Source, SourceKind, sqlite};
-use crate::preprocessing::{PipelineRun, PipelineStep};
+use crate::prediction::{self, Analysis, PersonScore, ResponseMatrix};
+use crate::preparation::{Layout, Source, SqliteSelection, sqlite};
 use crate::project::{self, Project};
 
-pub use export_panel::{ExportState, ExportTable, build_table as export_panel_table};
-pub use plots_panel::{PlotKind, PlotsState, Series, SeriesStyle, plot_series, plot_svg};
-pub use prediction_panel::{
-    ParameterSource, PredictionState, load_parameter_file, parse_pasted_items,
-};
+pub use commands::{COMMANDS, Command, CommandId, Edit, Menu};
+pub use dialogs::{DialogOutcome, DialogPurpose, FileDialog};
+pub use jobs::{JobError, JobKind, JobQueue};
+pub use stages::export::ExportTable;
+pub use stages::plots::{PlotKind, draw_plot};
+pub use stages::prediction::{load_parameter_file, parse_pasted_items};
+pub use stages::{AppEvent, StageId};
+pub use state::{AppSettings, AppState, Fit, Inputs, Loaded, ParameterSource, Processed};
 
-use jobs::{Job, JobKind, Poll};
+use stages::{Level, StageContext, StagePart};
 
 /// The bundled sample project, opened on first start.
 pub fn sample_project_path() -> PathBuf {
@@ -47,7 +47,7 @@ pub fn run_app(path: Option<PathBuf>) -> anyhow::Result<()> {
         viewport: egui::ViewportBuilder::default()
             .with_title("irtlab")
             .with_inner_size([1280.0, 820.0])
-            .with_min_inner_size([760.0, 480.0])
+            .with_min_inner_size([640.0, 420.0])
             .with_drag_and_drop(true),
         persist_window: true,
         ..Default::default()
@@ -60,155 +60,28 @@ pub fn run_app(path: Option<PathBuf>) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
 }
 
-/// The stages, in the order of the analysis.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum Stage {
-    /// Source and layout.
-    #[default]
-    Preparation,
-    /// The steps.
-    Preprocessing,
-    /// Fit or enter parameters.
-    Prediction,
-    /// Curves.
-    Plots,
-    /// Tables to files.
-    Export,
-}
-
-impl Stage {
-    const ALL: [Stage; 5] = [
-        Stage::Preparation,
-        Stage::Preprocessing,
-        Stage::Prediction,
-        Stage::Plots,
-        Stage::Export,
-    ];
-
-    fn label(self) -> &'static str {
-        match self {
-            Stage::Preparation => "Preparation",
-            Stage::Preprocessing => "Preprocessing",
-            Stage::Prediction => "Prediction",
-            Stage::Plots => "Plots",
-            Stage::Export => "Export",
-        }
-    }
-}
-
-/// What persists between runs (eframe storage).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AppSettings {
-    /// Dark or light theme.
-    pub dark: bool,
-    /// Recently opened data and project files, newest first.
-    pub recent_files: Vec<PathBuf>,
-    /// The project open when the app last closed.
-    pub last_project: Option<PathBuf>,
-    /// Show the last frame's CPU time in the status bar.
-    pub show_frame_time: bool,
-    /// The welcome strip was closed.
-    pub welcome_dismissed: bool,
-}
-
-impl Default for AppSettings {
-    fn default() -> Self {
-        AppSettings {
-            dark: true,
-            recent_files: Vec::new(),
-            last_project: None,
-            show_frame_time: false,
-            welcome_dismissed: false,
-        }
-    }
+/// Results of background jobs.
+pub enum JobOutput {
+    /// The source loaded.
+    Loaded(Loaded),
+    /// Layout and steps ran.
+    Processed(Box<Processed>),
+    /// A fit finished: the analysis, the inputs it used and the matrix it was fitted to.
+    Fitted(Box<Analysis>, Inputs, Arc<ResponseMatrix>),
+    /// Entered parameters scored the persons (for these data inputs).
+    Scored(Vec<PersonScore>, u64),
+    /// A file was written.
+    Exported(PathBuf),
+    /// A system file dialog closed: what was chosen, and how long it was open.
+    Picked(DialogPurpose, Option<PathBuf>, Duration),
 }
 
 const SETTINGS_KEY: &str = "irtlab-settings";
 const RECENT_LIMIT: usize = 10;
 const PROCESS_DEBOUNCE: Duration = Duration::from_millis(250);
-
-/// The loaded source data (before layout and steps).
-pub struct Loaded {
-    /// The table as loaded.
-    pub frame: Arc<DataFrame>,
-    /// Tables and views when the source is SQLite.
-    pub sqlite_tables: Vec<TableInfo>,
-}
-
-/// The result of layout + preprocessing + building the response matrix.
-pub struct Processed {
-    /// What the layout did, or why it failed.
-    pub layout: Result<LayoutReport, String>,
-    /// The pipeline run (when the layout succeeded).
-    pub pipeline: Option<PipelineRun>,
-    /// The response matrix, or why it cannot be built.
-    pub matrix: Result<Arc<ResponseMatrix>, String>,
-}
-
-/// Results of background jobs.
-pub enum JobOutput {
-    /// The source loaded.
-    Loaded(Result<Loaded, String>),
-    /// Layout and steps ran; the number is the edit generation they ran for.
-    Processed(u64, Box<Processed>),
-    /// A fit finished.
-    Fitted(Result<Box<Analysis>, String>),
-    /// Entered parameters scored the persons.
-    Scored(Result<Vec<PersonScore>, String>),
-    /// A file was written.
-    Exported(Result<PathBuf, String>),
-    /// A file dialog closed.
-    Picked(DialogPurpose, Option<PathBuf>),
-}
-
-/// Why a file dialog was opened.
-#[derive(Clone, Debug, PartialEq)]
-pub enum DialogPurpose {
-    /// Open a data file.
-    OpenDataset,
-    /// Open a project.
-    OpenProject,
-    /// Save the project under a new name.
-    SaveProjectAs,
-    /// Choose where to export a table.
-    Export,
-    /// Load item parameters from a CSV or SQLite file.
-    LoadParameters,
-    /// Save the current plot as an image.
-    SavePlot,
-}
-
-/// What a panel asks the app to do after drawing.
-#[must_use]
-#[derive(Clone, Debug, PartialEq, Default)]
-pub enum Action {
-    /// Nothing.
-    #[default]
-    None,
-    /// Reload the source (its path, kind or options changed).
-    ReloadSource,
-    /// The layout or response columns changed: rerun layout and steps.
-    Reprocess,
-    /// The steps changed; the vector is the pipeline before the edit, for undo.
-    StepsEdited(Vec<PipelineStep>),
-    /// Open a file dialog.
-    Dialog(DialogPurpose),
-    /// Open this file.
-    Open(PathBuf),
-    /// Fit the model.
-    Fit,
-    /// Score persons with the entered parameters.
-    ScoreEntered,
-    /// Cancel the running job of this kind.
-    Cancel(JobKind),
-    /// Go to a stage.
-    Show(Stage),
-    /// Save the project (dialog when it has no file yet).
-    SaveProject,
-    /// Export the chosen table (asks for the file).
-    Export,
-}
+const REFIT_DEBOUNCE: Duration = Duration::from_millis(400);
+/// Live refits run for data up to this many responses.
+pub const LIVE_REFIT_LIMIT: usize = 200_000;
 
 /// A short notification.
 struct Toast {
@@ -221,51 +94,32 @@ struct Toast {
 pub struct IrtlabApp {
     /// Persisted settings.
     pub settings: AppSettings,
-    /// The analysis being edited.
-    pub project: Project,
-    /// Its file, once saved or opened.
-    pub project_path: Option<PathBuf>,
-    /// The folder relative source paths are resolved against.
-    pub base: Option<PathBuf>,
-    saved_json: String,
+    /// Document, data and results.
+    pub state: AppState,
     /// The stage shown.
-    pub stage: Stage,
-    /// Loaded source data.
-    pub loaded: Option<Loaded>,
-    /// Why loading failed.
-    pub load_error: Option<String>,
-    /// Layout + steps + matrix.
-    pub processed: Option<Processed>,
-    process_generation: u64,
-    process_due: Option<Instant>,
-    /// Prediction panel state and results.
-    pub prediction: PredictionState,
-    /// Plots panel state.
-    pub plots: PlotsState,
-    /// Export panel state.
-    pub export: ExportState,
-    /// Preparation panel's editable SQL text.
-    pub sql_text: String,
-    undo: Vec<Vec<PipelineStep>>,
-    redo: Vec<Vec<PipelineStep>>,
-    last_undo_push: Option<Instant>,
-    last_edit_kept_shape: bool,
-    undo_requested: bool,
-    redo_requested: bool,
-    jobs: Vec<Job<JobOutput>>,
+    pub stage: StageId,
+    parts: Vec<Box<dyn StagePart>>,
+    jobs: JobQueue<JobOutput>,
+    commands: CommandQueue,
+    undoer: Undoer<Project>,
+    clock: Instant,
+    dialog: Option<FileDialog>,
+    said_no_portal: bool,
     /// The last message for the status bar.
     pub status: String,
     toasts: Vec<Toast>,
     show_about: bool,
     show_shortcuts: bool,
     last_frame_ms: f32,
-    repaint: Option<egui::Context>,
-    /// Fit as soon as the response matrix is ready (set when a project is opened, so that it
-    /// shows its results at once).
+    egui_ctx: Option<egui::Context>,
+    process_due: Option<Instant>,
+    refit_due: Option<Instant>,
     fit_when_ready: bool,
-    /// Choose the person-id column when the new dataset has loaded.
-    guess_id_column: bool,
+    guess_columns: bool,
+    last_loaded_source: Option<Source>,
 }
+
+use commands::CommandQueue;
 
 impl IrtlabApp {
     /// Creates the app, restoring settings and opening `path`, the last project, or the sample.
@@ -276,12 +130,7 @@ impl IrtlabApp {
             .unwrap_or_default();
         install_fonts(&cc.egui_ctx);
         let mut app = IrtlabApp::with_settings(settings);
-        app.repaint = Some(cc.egui_ctx.clone());
-        cc.egui_ctx.set_theme(if app.settings.dark {
-            egui::Theme::Dark
-        } else {
-            egui::Theme::Light
-        });
+        app.attach(&cc.egui_ctx);
         let start = path
             .or_else(|| app.settings.last_project.clone().filter(|p| p.exists()))
             .or_else(|| Some(sample_project_path()).filter(|p| p.exists()));
@@ -291,7 +140,7 @@ impl IrtlabApp {
         app
     }
 
-    /// An app with no window context (for tests) and the given settings.
+    /// An app with no window yet (tests attach one with the first frame) and these settings.
     pub fn with_settings(settings: AppSettings) -> IrtlabApp {
         let project = Project::new(Source::Csv {
             path: PathBuf::new(),
@@ -299,53 +148,68 @@ impl IrtlabApp {
         });
         IrtlabApp {
             settings,
-            saved_json: project.to_json(None),
-            project,
-            project_path: None,
-            base: None,
-            stage: Stage::Preparation,
-            loaded: None,
-            load_error: None,
-            processed: None,
-            process_generation: 0,
-            process_due: None,
-            prediction: PredictionState::default(),
-            plots: PlotsState::default(),
-            export: ExportState::default(),
-            sql_text: String::new(),
-            undo: Vec::new(),
-            redo: Vec::new(),
-            last_undo_push: None,
-            last_edit_kept_shape: false,
-            undo_requested: false,
-            redo_requested: false,
-            jobs: Vec::new(),
+            state: AppState::new(project),
+            stage: StageId::Preparation,
+            parts: stages::parts(),
+            jobs: JobQueue::new(Arc::new(|| {})),
+            commands: CommandQueue::default(),
+            undoer: Undoer::default(),
+            clock: Instant::now(),
+            dialog: None,
+            said_no_portal: false,
             status: "Welcome to irtlab".into(),
             toasts: Vec::new(),
             show_about: false,
             show_shortcuts: false,
             last_frame_ms: 0.0,
-            repaint: None,
+            egui_ctx: None,
+            process_due: None,
+            refit_due: None,
             fit_when_ready: false,
-            guess_id_column: false,
+            guess_columns: false,
+            last_loaded_source: None,
         }
     }
 
-    /// A closure that asks for a repaint (from job threads).
-    fn repainter(&self) -> impl Fn() + Send + Sync + Clone + 'static {
-        let ctx = self.repaint.clone();
-        move || {
-            if let Some(ctx) = &ctx {
-                ctx.request_repaint();
-            }
+    /// Connects the app to its window: theme, fonts' fallbacks, repaints from job threads.
+    fn attach(&mut self, ctx: &egui::Context) {
+        if self.egui_ctx.is_some() {
+            return;
         }
+        self.egui_ctx = Some(ctx.clone());
+        let repaint = ctx.clone();
+        self.jobs
+            .set_repaint(Arc::new(move || repaint.request_repaint()));
+        apply_theme(ctx, self.settings.dark);
+    }
+
+    /// A stage part's own state, e.g. `app.part::<stages::plots::Plots>()`.
+    pub fn part<T: 'static>(&mut self) -> Option<&mut T> {
+        self.parts
+            .iter_mut()
+            .find_map(|p| p.as_any_mut().downcast_mut::<T>())
+    }
+
+    /// Whether a job of this kind is running.
+    pub fn is_running(&self, kind: JobKind) -> bool {
+        self.jobs.running(kind)
+    }
+
+    /// Whether any job is running.
+    pub fn is_busy(&self) -> bool {
+        !self.jobs.is_empty() || self.process_due.is_some() || self.refit_due.is_some()
+    }
+
+    /// Queues a command, as a menu item or a panel would.
+    pub fn send(&mut self, command: Command) {
+        self.commands.send(command);
     }
 
     fn notify(&mut self, text: impl Into<String>, error: bool) {
         let text = text.into();
-        self.status = text.clone();
+        self.status = crate::text::one_line(&text, 300);
         self.toasts.push(Toast {
-            text,
+            text: crate::text::one_line(&text, 600),
             error,
             until: Instant::now() + Duration::from_secs(if error { 8 } else { 4 }),
         });
@@ -358,79 +222,88 @@ impl IrtlabApp {
         self.settings.recent_files.truncate(RECENT_LIMIT);
     }
 
-    /// Whether the project has unsaved changes.
-    pub fn is_dirty(&self) -> bool {
-        self.project.to_json(None) != self.saved_json
+    fn broadcast(&mut self, event: AppEvent) {
+        for part in &mut self.parts {
+            part.on_event(&event, &self.state);
+        }
     }
 
-    /// Opens a project file or a data file.
+    /// Opens a project file or a data file. The current analysis stays when it fails.
     pub fn open_path(&mut self, path: &Path) {
-        let is_project = path
+        let name = path
             .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(".irtlab.json") || n.ends_with(".json"));
-        if is_project {
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".json") {
             match Project::load(path) {
-                Ok(project) => {
-                    self.sql_text = match &project.source {
+                Ok(mut project) => {
+                    let base = path.parent().map(Path::to_path_buf);
+                    // In memory the source path is absolute, so that saving elsewhere and undo
+                    // never leave it relative to the wrong folder.
+                    let resolved = project.resolved_source(base.as_deref());
+                    project.source = absolute_source(resolved);
+                    self.state = AppState::new(project);
+                    self.state.document.path = Some(path.to_path_buf());
+                    self.state.document.base = base;
+                    self.state.data.sql_text = match &self.state.document.project.source {
                         Source::Sqlite {
-                            selection: crate::preparation::SqliteSelection::Query { sql },
+                            selection: SqliteSelection::Query { sql },
                             ..
                         } => sql.clone(),
                         _ => String::new(),
                     };
-                    self.saved_json = project.to_json(None);
-                    self.project = project;
-                    self.project_path = Some(path.to_path_buf());
-                    self.base = path.parent().map(Path::to_path_buf);
                     self.settings.last_project = std::fs::canonicalize(path).ok();
-                    self.after_new_project();
+                    self.after_open();
                     self.fit_when_ready = true;
                     self.remember_recent(path);
                     self.notify(format!("Opened project {}", path.display()), false);
                 }
                 Err(error) => self.notify(error.to_string(), true),
             }
-        } else {
-            match Source::for_file(path) {
-                Ok(source) => {
-                    let mut project = Project::new(source);
-                    project.model = self.project.model.clone();
-                    self.saved_json = String::new();
-                    self.project = project;
-                    self.project_path = None;
-                    self.base = None;
-                    self.sql_text.clear();
-                    self.after_new_project();
-                    self.guess_id_column = true;
-                    self.stage = Stage::Preparation;
-                    self.remember_recent(path);
-                    self.notify(format!("Opened {}", path.display()), false);
-                }
-                Err(error) => self.notify(error.to_string(), true),
+            return;
+        }
+        match Source::for_file(path) {
+            Ok(source) => {
+                let mut project = Project::new(absolute_source(source));
+                project.model = self.state.document.project.model.clone();
+                project.model.fixed_items.clear();
+                project.model.item_models.clear();
+                project.scoring = self.state.document.project.scoring;
+                self.state = AppState::new(project);
+                self.after_open();
+                self.guess_columns = true;
+                self.stage = StageId::Preparation;
+                self.remember_recent(path);
+                self.notify(format!("Opened {}", path.display()), false);
             }
+            Err(error) => self.notify(error.to_string(), true),
         }
     }
 
-    fn after_new_project(&mut self) {
-        self.undo.clear();
-        self.redo.clear();
-        self.prediction = PredictionState::default();
-        self.plots = PlotsState::default();
-        self.processed = None;
+    fn after_open(&mut self) {
+        self.undoer = Undoer::default();
+        self.last_loaded_source = None;
+        self.fit_when_ready = false;
+        self.guess_columns = false;
+        for kind in [
+            JobKind::Load,
+            JobKind::Process,
+            JobKind::Fit,
+            JobKind::Score,
+        ] {
+            self.jobs.cancel(kind);
+        }
+        self.process_due = None;
+        self.refit_due = None;
+        self.broadcast(AppEvent::Opened);
         self.reload_source();
     }
 
     /// Starts loading the source in the background.
     pub fn reload_source(&mut self) {
-        self.jobs.retain(|j| {
-            let obsolete = matches!(j.kind, JobKind::Load | JobKind::Process);
-            if obsolete {
-                j.request_cancel();
-            }
-            !obsolete
-        });
-        let source = self.project.resolved_source(self.base.as_deref());
+        self.jobs.cancel(JobKind::Process);
+        let base = self.state.document.base.clone();
+        let source = self.state.document.project.resolved_source(base.as_deref());
         if source.path().as_os_str().is_empty() {
             return;
         }
@@ -442,83 +315,83 @@ impl IrtlabApp {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         );
-        self.jobs.push(Job::spawn(
-            JobKind::Load,
-            label,
-            self.repainter(),
-            move |_, _| {
-                let sqlite_tables = if matches!(source, Source::Sqlite { .. }) {
-                    sqlite::list_tables(source.path()).unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                JobOutput::Loaded(
-                    source
-                        .load(None)
-                        .map(|frame| Loaded {
-                            frame: Arc::new(frame),
-                            sqlite_tables,
-                        })
-                        .map_err(|e| e.to_string()),
-                )
-            },
-        ));
+        self.jobs.replace(JobKind::Load, label, move |_, cancel| {
+            let sqlite_tables = if matches!(source, Source::Sqlite { .. }) {
+                sqlite::list_tables(source.path()).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let frame = source
+                .load_cancellable(None, Some(cancel.clone()))
+                .map_err(|e| match e {
+                    crate::preparation::PreparationError::Cancelled => JobError::Cancelled,
+                    other => JobError::Failed(other.to_string()),
+                })?;
+            Ok(JobOutput::Loaded(Loaded {
+                frame: Arc::new(frame),
+                sqlite_tables,
+            }))
+        });
     }
 
     /// Schedules layout + steps to rerun shortly (edits are debounced).
     pub fn schedule_process(&mut self) {
-        self.process_generation += 1;
         self.process_due = Some(Instant::now() + PROCESS_DEBOUNCE);
     }
 
     fn start_process(&mut self) {
         self.process_due = None;
-        let Some(loaded) = &self.loaded else { return };
-        self.jobs.retain(|j| {
-            let obsolete = j.kind == JobKind::Process;
-            if obsolete {
-                j.request_cancel();
-            }
-            !obsolete
-        });
-        let frame = loaded.frame.clone();
-        let project = self.project.clone();
-        let generation = self.process_generation;
-        self.jobs.push(Job::spawn(
-            JobKind::Process,
-            "Preprocessing",
-            self.repainter(),
-            move |_, _| {
-                JobOutput::Processed(generation, Box::new(process(&project, (*frame).clone())))
-            },
-        ));
-    }
-
-    fn start_fit(&mut self) {
-        let Some(Ok(matrix)) = self.processed.as_ref().map(|p| p.matrix.clone()) else {
-            self.notify("Nothing to fit yet: the response matrix is not ready", true);
+        let Some(loaded) = &self.state.data.loaded else {
             return;
         };
-        if self.jobs.iter().any(|j| j.kind == JobKind::Fit) {
+        let frame = loaded.frame.clone();
+        let project = self.state.document.project.clone();
+        let inputs = self.state.document.inputs().data;
+        self.jobs
+            .replace(JobKind::Process, "Preprocessing", move |_, _| {
+                Ok(JobOutput::Processed(Box::new(process(
+                    &project,
+                    (*frame).clone(),
+                    inputs,
+                ))))
+            });
+    }
+
+    /// Starts a fit on the current response matrix (replacing a running one).
+    pub fn start_fit(&mut self) {
+        self.refit_due = None;
+        let Some(processed) = &self.state.data.processed else {
+            self.notify("Nothing to fit yet: the data are not prepared", true);
             return;
-        }
-        let settings = self.project.model.clone();
-        let scoring = self.project.scoring;
+        };
+        let matrix = match &processed.matrix {
+            Ok(matrix) => matrix.clone(),
+            Err(error) => {
+                let message = format!("Cannot fit: {error}");
+                self.notify(message, true);
+                return;
+            }
+        };
+        let inputs = Inputs {
+            data: processed.inputs,
+            model: self.state.document.inputs().model,
+        };
+        let settings = self.state.document.project.model.clone();
+        let scoring = self.state.document.project.scoring;
         let max_cycles = settings.max_cycles;
-        self.prediction.fit_error = None;
-        self.jobs.push(Job::spawn(
+        self.state.results.fit_error = None;
+        self.jobs.replace(
             JobKind::Fit,
             format!("Fitting {}", settings.model.label()),
-            self.repainter(),
             move |sink, cancel| {
-                let result = prediction::analyse(
+                let analysis = prediction::analyse(
                     &matrix,
                     &settings,
                     scoring,
                     &mut |p| match p.standard_errors {
                         Some((done, total)) => sink.report(
                             done as f32 / total.max(1) as f32,
-                            format!("standard errors {done}/{total} parameters"),
+                            format!("standard errors {done}/{total}"),
                         ),
                         None => sink.report(
                             (p.cycle as f32 / max_cycles as f32).min(1.0),
@@ -526,335 +399,105 @@ impl IrtlabApp {
                         ),
                     },
                     cancel,
-                );
-                JobOutput::Fitted(result.map(Box::new).map_err(|e| e.to_string()))
+                )
+                .map_err(|e| match e {
+                    prediction::PredictionError::Cancelled => JobError::Cancelled,
+                    other => JobError::Failed(other.to_string()),
+                })?;
+                Ok(JobOutput::Fitted(Box::new(analysis), inputs, matrix))
             },
-        ));
+        );
     }
 
     fn start_scoring_entered(&mut self) {
-        let Some(Ok(matrix)) = self.processed.as_ref().map(|p| p.matrix.clone()) else {
+        let Some(Ok(matrix)) = self.state.data.processed.as_ref().map(|p| p.matrix.clone()) else {
             self.notify("No response matrix to score: prepare data first", true);
             return;
         };
-        let items = self.prediction.entered.clone();
-        let options = prediction::ScoringOptions {
-            method: self.project.scoring,
-            ..Default::default()
-        };
-        self.jobs.push(Job::spawn(
-            JobKind::Score,
-            "Scoring persons",
-            self.repainter(),
-            move |_, _| {
-                let result = prediction::align_items(&matrix, &items)
-                    .and_then(|aligned| prediction::score_persons(&aligned, &items, &options));
-                JobOutput::Scored(result.map_err(|e| e.to_string()))
-            },
-        ));
-    }
-
-    fn open_dialog(&mut self, purpose: DialogPurpose) {
-        if self.jobs.iter().any(|j| j.kind == JobKind::Dialog) {
+        let data_inputs = self.state.data.processed.as_ref().map_or(0, |p| p.inputs);
+        let items = self.state.results.entered.clone();
+        if items.is_empty() {
             return;
         }
-        let start_dir = self
-            .project_path
-            .as_ref()
-            .and_then(|p| p.parent().map(Path::to_path_buf));
-        let export_format = self.export.format;
-        let export_name = self.export.table.file_stem().to_string();
-        let label = match purpose {
-            DialogPurpose::OpenDataset => "Choose a data file",
-            DialogPurpose::OpenProject => "Choose a project",
-            DialogPurpose::SaveProjectAs => "Save the project as",
-            DialogPurpose::Export => "Choose where to export",
-            DialogPurpose::LoadParameters => "Choose an item-parameter table",
-            DialogPurpose::SavePlot => "Save the plot as",
+        let options = prediction::ScoringOptions {
+            method: self.state.document.project.scoring,
+            ..Default::default()
         };
-        self.jobs.push(Job::spawn(
-            JobKind::Dialog,
-            label,
-            self.repainter(),
-            move |_, _| {
-                let mut dialog = rfd::FileDialog::new();
-                if let Some(dir) = start_dir {
-                    dialog = dialog.set_directory(dir);
-                }
-                let path = match &purpose {
-                    DialogPurpose::OpenDataset => dialog
-                        .add_filter(
-                            "Data (CSV, SQLite, Parquet)",
-                            &["csv", "tsv", "txt", "sqlite", "sqlite3", "db", "parquet"],
-                        )
-                        .add_filter("All files", &["*"])
-                        .pick_file(),
-                    DialogPurpose::OpenProject => {
-                        dialog.add_filter("irtlab project", &["json"]).pick_file()
-                    }
-                    DialogPurpose::LoadParameters => dialog
-                        .add_filter(
-                            "Item parameters (CSV, SQLite)",
-                            &["csv", "sqlite", "sqlite3", "db"],
-                        )
-                        .pick_file(),
-                    DialogPurpose::SaveProjectAs => dialog
-                        .set_file_name("analysis.irtlab.json")
-                        .add_filter("irtlab project", &["json"])
-                        .save_file(),
-                    DialogPurpose::Export => dialog
-                        .set_file_name(format!("{export_name}.{}", export_format.extension()))
-                        .add_filter(export_format.label(), &[export_format.extension()])
-                        .save_file(),
-                    DialogPurpose::SavePlot => dialog
-                        .set_file_name("plot.png")
-                        .add_filter("PNG image", &["png"])
-                        .add_filter("SVG drawing", &["svg"])
-                        .save_file(),
-                };
-                JobOutput::Picked(purpose, path)
-            },
-        ));
+        self.jobs
+            .replace(JobKind::Score, "Scoring persons", move |_, _| {
+                let aligned = prediction::align_items(&matrix, &items)
+                    .map_err(|e| JobError::Failed(e.to_string()))?;
+                let scores = prediction::score_persons(&aligned, &items, &options)
+                    .map_err(|e| JobError::Failed(e.to_string()))?;
+                Ok(JobOutput::Scored(scores, data_inputs))
+            });
     }
 
-    /// Saves the project to `path`.
+    fn start_dir(&self) -> Option<PathBuf> {
+        self.state
+            .document
+            .path
+            .as_ref()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .or_else(|| {
+                let source = self.state.document.source_path();
+                source.parent().map(Path::to_path_buf)
+            })
+            .filter(|p| !p.as_os_str().is_empty())
+    }
+
+    fn dialog_file_name(&self, purpose: DialogPurpose) -> String {
+        self.parts
+            .iter()
+            .find_map(|p| p.file_name(purpose))
+            .unwrap_or_else(|| match purpose {
+                DialogPurpose::SaveProjectAs => "analysis.irtlab.json".into(),
+                DialogPurpose::SavePlot => "plot.png".into(),
+                _ => String::new(),
+            })
+    }
+
+    /// Opens a file dialog: the system's, or irtlab's own when the setting says so (or the
+    /// system's could not be shown).
+    pub fn open_dialog(&mut self, purpose: DialogPurpose) {
+        if self.dialog.is_some() || self.jobs.running(JobKind::Dialog) {
+            return;
+        }
+        let start = self.start_dir();
+        let file_name = self.dialog_file_name(purpose);
+        if self.settings.builtin_dialog {
+            self.dialog = Some(FileDialog::new(purpose, start, file_name));
+            return;
+        }
+        self.jobs
+            .start(JobKind::Dialog, purpose.title(), move |_, _| {
+                let (path, open_for) = dialogs::native_dialog(purpose, start, file_name);
+                Ok(JobOutput::Picked(purpose, path, open_for))
+            });
+    }
+
+    /// Saves the project to `path` (never over its data source).
     pub fn save_project_to(&mut self, path: &Path) {
-        // Keep the SQL editor's text in the project.
-        match self.project.save(path) {
+        let source = self.state.document.source_path();
+        if !source.as_os_str().is_empty() && crate::export::same_file(path, &source) {
+            self.notify(
+                format!(
+                    "{} is the data source; save the project under another name",
+                    path.display()
+                ),
+                true,
+            );
+            return;
+        }
+        match self.state.document.project.save(path) {
             Ok(()) => {
-                self.saved_json = self.project.to_json(None);
-                self.project_path = Some(path.to_path_buf());
+                self.state.document.saved(path);
+                self.state.document.base = path.parent().map(Path::to_path_buf);
                 self.settings.last_project = std::fs::canonicalize(path).ok();
                 self.remember_recent(path);
                 self.notify(format!("Saved {}", path.display()), false);
             }
             Err(error) => self.notify(error.to_string(), true),
-        }
-    }
-
-    /// Writes the chosen export table to `path`.
-    pub fn export_to(&mut self, path: PathBuf) {
-        let table = match export_panel::build_table(self) {
-            Ok(table) => table,
-            Err(error) => {
-                self.notify(error, true);
-                return;
-            }
-        };
-        let destination = Destination {
-            path: path.clone(),
-            format: self.export.format,
-            table: self.export.sqlite_table.clone(),
-            replace_table: self.export.replace_table,
-        };
-        let source_path = self
-            .project
-            .resolved_source(self.base.as_deref())
-            .path()
-            .to_path_buf();
-        let inputs = vec![source_path];
-        self.jobs.push(Job::spawn(
-            JobKind::Export,
-            format!("Exporting {}", path.display()),
-            self.repainter(),
-            move |_, _| {
-                let mut table = table;
-                JobOutput::Exported(
-                    export_table(&mut table, &destination, &inputs)
-                        .map(|_| path)
-                        .map_err(|e| e.to_string()),
-                )
-            },
-        ));
-    }
-
-    /// Applies a panel's action.
-    pub fn apply(&mut self, action: Action) {
-        match action {
-            Action::None => {}
-            Action::ReloadSource => {
-                self.processed = None;
-                self.reload_source();
-            }
-            Action::Reprocess => self.schedule_process(),
-            Action::StepsEdited(before) => {
-                // Typing in a field edits the same steps many times a second: those edits merge
-                // into one undo entry. Adding, removing or moving a step is always its own entry.
-                let shape = |steps: &[PipelineStep]| -> Vec<&'static str> {
-                    steps.iter().map(|s| s.step.kind_label()).collect()
-                };
-                let same_shape = shape(&before) == shape(&self.project.steps);
-                let coalesce = same_shape
-                    && self.last_edit_kept_shape
-                    && self
-                        .last_undo_push
-                        .is_some_and(|t| t.elapsed() < Duration::from_millis(800));
-                if !coalesce {
-                    self.undo.push(before);
-                    self.redo.clear();
-                }
-                self.last_edit_kept_shape = same_shape;
-                self.last_undo_push = Some(Instant::now());
-                self.schedule_process();
-            }
-            Action::Dialog(purpose) => self.open_dialog(purpose),
-            Action::Open(path) => self.open_path(&path),
-            Action::Fit => self.start_fit(),
-            Action::ScoreEntered => self.start_scoring_entered(),
-            Action::Cancel(kind) => {
-                for job in self.jobs.iter().filter(|j| j.kind == kind) {
-                    job.request_cancel();
-                }
-            }
-            Action::Show(stage) => self.stage = stage,
-            Action::SaveProject => match self.project_path.clone() {
-                Some(path) => self.save_project_to(&path),
-                None => self.open_dialog(DialogPurpose::SaveProjectAs),
-            },
-            Action::Export => self.open_dialog(DialogPurpose::Export),
-        }
-    }
-
-    fn undo(&mut self) {
-        if let Some(previous) = self.undo.pop() {
-            self.redo
-                .push(std::mem::replace(&mut self.project.steps, previous));
-            self.last_undo_push = None;
-            self.schedule_process();
-            self.status = "Undid a pipeline edit".into();
-        }
-    }
-
-    fn redo(&mut self) {
-        if let Some(next) = self.redo.pop() {
-            self.undo
-                .push(std::mem::replace(&mut self.project.steps, next));
-            self.last_undo_push = None;
-            self.schedule_process();
-            self.status = "Redid a pipeline edit".into();
-        }
-    }
-
-    /// Takes finished jobs' results.
-    pub fn poll_jobs(&mut self) {
-        let mut finished = Vec::new();
-        self.jobs.retain_mut(|job| match job.poll() {
-            Poll::Running => true,
-            Poll::Done(output) => {
-                let cancelled = job.cancel.load(Ordering::Relaxed);
-                finished.push((job.kind, Ok(output), cancelled));
-                false
-            }
-            Poll::Failed(message) => {
-                finished.push((job.kind, Err(message), false));
-                false
-            }
-        });
-        for (kind, output, cancelled) in finished {
-            match output {
-                Err(message) => {
-                    if kind == JobKind::Fit {
-                        self.prediction.fit_error = Some(message.clone());
-                    }
-                    self.notify(message, true);
-                }
-                Ok(output) => self.take_output(kind, output, cancelled),
-            }
-        }
-        if self.process_due.is_some_and(|t| Instant::now() >= t) {
-            self.start_process();
-        }
-    }
-
-    fn take_output(&mut self, kind: JobKind, output: JobOutput, cancelled: bool) {
-        match output {
-            JobOutput::Loaded(result) => {
-                if cancelled {
-                    return;
-                }
-                match result {
-                    Ok(loaded) => {
-                        if std::mem::take(&mut self.guess_id_column) {
-                            self.project.response_columns.id_column =
-                                guess_id_column(&loaded.frame);
-                        }
-                        self.status = format!(
-                            "Loaded {} rows × {} columns",
-                            format_count(loaded.frame.height()),
-                            loaded.frame.width()
-                        );
-                        self.loaded = Some(loaded);
-                        self.load_error = None;
-                        self.process_generation += 1;
-                        self.start_process();
-                    }
-                    Err(error) => {
-                        self.loaded = None;
-                        self.processed = None;
-                        self.load_error = Some(error.clone());
-                        self.notify(error, true);
-                    }
-                }
-            }
-            JobOutput::Processed(generation, processed) => {
-                if generation == self.process_generation {
-                    let ready = processed.matrix.is_ok();
-                    self.processed = Some(*processed);
-                    if ready && std::mem::take(&mut self.fit_when_ready) {
-                        self.start_fit();
-                    }
-                }
-            }
-            JobOutput::Fitted(result) => match result {
-                Ok(analysis) => {
-                    let c = &analysis.calibration;
-                    let text = format!(
-                        "{} fitted: log-likelihood {:.3}, {} cycles{}",
-                        c.model_label(),
-                        c.log_likelihood,
-                        c.cycles,
-                        if c.converged {
-                            ""
-                        } else {
-                            " — NOT converged"
-                        }
-                    );
-                    self.notify(text, !c.converged);
-                    self.plots
-                        .on_new_items(&analysis.calibration.item_parameters());
-                    self.prediction.fitted_scores = Some(Arc::new(analysis.scores.clone()));
-                    self.prediction.analysis = Some(Arc::new(*analysis));
-                }
-                Err(error) => {
-                    let error = if error == "cancelled" {
-                        "Fit cancelled".to_string()
-                    } else {
-                        error
-                    };
-                    self.prediction.fit_error = Some(error.clone());
-                    self.notify(error, true);
-                }
-            },
-            JobOutput::Scored(result) => match result {
-                Ok(scores) => {
-                    self.status = format!("Scored {} persons", format_count(scores.len()));
-                    self.prediction.entered_scores = Some(Arc::new(scores));
-                }
-                Err(error) => self.notify(error, true),
-            },
-            JobOutput::Exported(result) => match result {
-                Ok(path) => {
-                    self.export.last_written = Some(path.clone());
-                    self.notify(format!("Wrote {}", path.display()), false);
-                }
-                Err(error) => self.notify(error, true),
-            },
-            JobOutput::Picked(purpose, path) => {
-                let _ = kind;
-                if let Some(path) = path {
-                    self.picked(purpose, path);
-                }
-            }
         }
     }
 
@@ -867,321 +510,455 @@ impl IrtlabApp {
                 } else {
                     path.with_extension("irtlab.json")
                 };
-                self.save_project_to(&path)
+                self.save_project_to(&path);
             }
-            DialogPurpose::Export => self.export_to(path),
-            DialogPurpose::LoadParameters => match prediction_panel::load_parameter_file(
-                &path,
-                self.prediction.entered_scaling.max(1.0),
-            ) {
-                Ok(items) => {
-                    self.notify(
-                        format!("Loaded {} items from {}", items.len(), path.display()),
-                        false,
-                    );
-                    self.plots.on_new_items(&items);
-                    self.prediction.entered = items;
-                    self.prediction.source = ParameterSource::Entered;
-                    self.prediction.entered_scores = None;
-                }
-                Err(error) => self.notify(error, true),
-            },
-            DialogPurpose::SavePlot => match plots_panel::save_plot(self, &path) {
-                Ok(()) => self.notify(format!("Saved {}", path.display()), false),
-                Err(error) => self.notify(error, true),
-            },
-        }
-    }
-
-    /// The item parameters in use: fitted, or entered.
-    pub fn current_items(&self) -> (Vec<ItemParameters>, f64) {
-        match self.prediction.source {
-            ParameterSource::Fitted => match &self.prediction.analysis {
-                Some(a) => (
-                    a.calibration.item_parameters(),
-                    a.calibration.settings.scaling,
-                ),
-                None => (Vec::new(), 1.0),
-            },
-            ParameterSource::Entered => (
-                self.prediction.entered.clone(),
-                self.prediction.entered_scaling,
-            ),
-        }
-    }
-
-    /// Person scores in use (from the fit, or from scoring with entered parameters).
-    pub fn current_scores(&self) -> Option<Arc<Vec<PersonScore>>> {
-        match self.prediction.source {
-            ParameterSource::Fitted => self.prediction.fitted_scores.clone(),
-            ParameterSource::Entered => self.prediction.entered_scores.clone(),
-        }
-    }
-
-    /// The one-line status of a stage, and whether it has an error.
-    pub fn stage_status(&self, stage: Stage) -> (String, bool) {
-        match stage {
-            Stage::Preparation => {
-                if let Some(error) = &self.load_error {
-                    return (first_line(error), true);
-                }
-                if self.jobs.iter().any(|j| j.kind == JobKind::Load) {
-                    return ("loading…".into(), false);
-                }
-                match (&self.loaded, &self.processed) {
-                    (Some(_), Some(Processed { layout: Err(e), .. })) => (first_line(e), true),
-                    (Some(loaded), _) => (
-                        format!(
-                            "{} rows × {} columns",
-                            format_count(loaded.frame.height()),
-                            loaded.frame.width()
-                        ),
-                        false,
-                    ),
-                    _ => ("no data".into(), false),
-                }
-            }
-            Stage::Preprocessing => {
-                let steps = self.project.steps.len();
-                match self.processed.as_ref().and_then(|p| p.pipeline.as_ref()) {
-                    Some(run) => {
-                        if let Some(error) = &run.error {
-                            return (format!("step {} failed", error.position), true);
-                        }
-                        let rows_in = run
-                            .reports
-                            .first()
-                            .map_or(run.output.height(), |r| r.rows_in);
-                        (
-                            format!(
-                                "{steps} steps, {} → {} rows",
-                                format_count(rows_in),
-                                format_count(run.output.height())
-                            ),
-                            false,
-                        )
-                    }
-                    None => (format!("{steps} steps"), false),
-                }
-            }
-            Stage::Prediction => {
-                if self.jobs.iter().any(|j| j.kind == JobKind::Fit) {
-                    return ("fitting…".into(), false);
-                }
-                if let Some(error) = &self.prediction.fit_error {
-                    return (first_line(error), true);
-                }
-                match (self.prediction.source, &self.prediction.analysis) {
-                    (ParameterSource::Entered, _) => (
-                        format!("{} entered items", self.prediction.entered.len()),
-                        false,
-                    ),
-                    (ParameterSource::Fitted, Some(a)) => (
-                        format!(
-                            "{}, logL {:.1}{}",
-                            a.calibration.model_label(),
-                            a.calibration.log_likelihood,
-                            if a.calibration.converged {
-                                ""
-                            } else {
-                                ", not converged"
-                            }
-                        ),
-                        !a.calibration.converged,
-                    ),
-                    (ParameterSource::Fitted, None) => {
-                        match self.processed.as_ref().map(|p| &p.matrix) {
-                            Some(Ok(m)) => (
-                                format!(
-                                    "ready: {} × {} items",
-                                    format_count(m.n_persons()),
-                                    m.n_items()
-                                ),
-                                false,
-                            ),
-                            Some(Err(e)) => (first_line(e), true),
-                            None => ("waiting for data".into(), false),
+            _ => {
+                let mut handled = false;
+                self.with_parts(|parts, ctx| {
+                    for part in parts.iter_mut() {
+                        if part.picked(purpose, &path, ctx) {
+                            handled = true;
+                            break;
                         }
                     }
+                });
+                if !handled {
+                    self.notify(format!("Nothing takes {}", path.display()), true);
                 }
             }
-            Stage::Plots => {
-                let (items, _) = self.current_items();
-                if items.is_empty() {
-                    ("no item parameters yet".into(), false)
+        }
+    }
+
+    /// Runs `f` with the parts and a context over the rest of the app.
+    fn with_parts<R>(
+        &mut self,
+        f: impl FnOnce(&mut Vec<Box<dyn StagePart>>, &mut StageContext<'_>) -> R,
+    ) -> R {
+        let inputs = self.state.document.inputs();
+        let mut parts = std::mem::take(&mut self.parts);
+        let mut ctx = StageContext {
+            state: &mut self.state,
+            settings: &self.settings,
+            jobs: &mut self.jobs,
+            commands: &mut self.commands,
+            inputs,
+            egui: self.egui_ctx.clone(),
+        };
+        let result = f(&mut parts, &mut ctx);
+        self.parts = parts;
+        result
+    }
+
+    /// Applies a registry command.
+    pub fn run(&mut self, id: CommandId) {
+        match id {
+            CommandId::OpenDataset => self.open_dialog(DialogPurpose::OpenDataset),
+            CommandId::OpenProject => self.open_dialog(DialogPurpose::OpenProject),
+            CommandId::OpenSample => self.open_path(&sample_project_path()),
+            CommandId::Save => match self.state.document.path.clone() {
+                Some(path) => self.save_project_to(&path),
+                None => self.open_dialog(DialogPurpose::SaveProjectAs),
+            },
+            CommandId::SaveAs => self.open_dialog(DialogPurpose::SaveProjectAs),
+            CommandId::Export => {
+                self.stage = StageId::Export;
+                self.open_dialog(DialogPurpose::Export);
+            }
+            CommandId::Quit => {
+                if let Some(ctx) = &self.egui_ctx {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            }
+            CommandId::Undo => self.undo(),
+            CommandId::Redo => self.redo(),
+            CommandId::Fit => {
+                self.stage = StageId::Prediction;
+                self.state.results.source = ParameterSource::Fitted;
+                self.start_fit();
+            }
+            CommandId::LightTheme | CommandId::DarkTheme => {
+                self.settings.dark = id == CommandId::DarkTheme;
+                if let Some(ctx) = &self.egui_ctx {
+                    apply_theme(ctx, self.settings.dark);
+                }
+            }
+            CommandId::FrameTime => {
+                self.settings.show_frame_time = !self.settings.show_frame_time;
+            }
+            CommandId::BuiltinDialog => {
+                self.settings.builtin_dialog = !self.settings.builtin_dialog;
+            }
+            CommandId::LiveRefit => {
+                self.settings.live_refit = !self.settings.live_refit;
+                if self.settings.live_refit {
+                    self.maybe_live_refit();
+                }
+            }
+            CommandId::Shortcuts => self.show_shortcuts = true,
+            CommandId::About => self.show_about = true,
+        }
+    }
+
+    /// Whether a registry toggle is on.
+    pub fn is_on(&self, id: CommandId) -> bool {
+        match id {
+            CommandId::LightTheme => !self.settings.dark,
+            CommandId::DarkTheme => self.settings.dark,
+            CommandId::FrameTime => self.settings.show_frame_time,
+            CommandId::BuiltinDialog => self.settings.builtin_dialog,
+            CommandId::LiveRefit => self.settings.live_refit,
+            _ => false,
+        }
+    }
+
+    fn is_enabled(&self, id: CommandId) -> bool {
+        match id {
+            CommandId::Undo => self.undoer.has_undo(&self.state.document.project),
+            CommandId::Redo => self.undoer.has_redo(&self.state.document.project),
+            CommandId::Fit => self.state.data.matrix().is_some(),
+            _ => true,
+        }
+    }
+
+    /// Refits in the background when the setting is on, the data are small and the fit is out
+    /// of date.
+    fn maybe_live_refit(&mut self) {
+        if !self.settings.live_refit || self.state.results.source != ParameterSource::Fitted {
+            return;
+        }
+        let small = self
+            .state
+            .data
+            .matrix()
+            .is_some_and(|m| m.n_responses() <= LIVE_REFIT_LIMIT);
+        let inputs = self.state.document.inputs();
+        let stale = match &self.state.results.fit {
+            Some(fit) => fit.inputs != inputs,
+            None => true,
+        };
+        let ready = self
+            .state
+            .data
+            .processed
+            .as_ref()
+            .is_some_and(|p| p.inputs == inputs.data && p.matrix.is_ok());
+        if small && stale && ready {
+            self.refit_due = Some(Instant::now() + REFIT_DEBOUNCE);
+        }
+    }
+
+    fn undo(&mut self) {
+        let current = self.state.document.project.clone();
+        if let Some(previous) = self.undoer.undo(&current).cloned() {
+            self.restore(previous, "Undid an edit");
+        }
+    }
+
+    fn redo(&mut self) {
+        let current = self.state.document.project.clone();
+        if let Some(next) = self.undoer.redo(&current).cloned() {
+            self.restore(next, "Redid an edit");
+        }
+    }
+
+    /// Puts `project` in place of the current one and redoes what its changes need.
+    fn restore(&mut self, project: Project, message: &str) {
+        let before = std::mem::replace(&mut self.state.document.project, project);
+        let after = &self.state.document.project;
+        let source_changed = before.source != after.source;
+        let data_changed = before.layout != after.layout
+            || before.steps != after.steps
+            || before.response_columns != after.response_columns;
+        if let Source::Sqlite {
+            selection: SqliteSelection::Query { sql },
+            ..
+        } = &after.source
+        {
+            self.state.data.sql_text = sql.clone();
+        }
+        self.state.document.touch();
+        if source_changed {
+            self.reload_source();
+        } else if data_changed {
+            self.schedule_process();
+        }
+        self.maybe_live_refit();
+        self.status = message.into();
+    }
+
+    /// Applies the queued commands.
+    fn apply_commands(&mut self) {
+        // A command may queue more (a part answering a picked file); run until quiet.
+        for _ in 0..8 {
+            let commands = self.commands.drain();
+            if commands.is_empty() {
+                break;
+            }
+            for command in commands {
+                self.apply(command);
+            }
+        }
+    }
+
+    /// Applies one command.
+    pub fn apply(&mut self, command: Command) {
+        match command {
+            Command::Run(id) => self.run(id),
+            Command::Open(path) => self.open_path(&path),
+            Command::Dialog(purpose) => self.open_dialog(purpose),
+            Command::Picked(purpose, path) => self.picked(purpose, path),
+            Command::Show(stage) => self.stage = stage,
+            Command::Cancel(kind) => self.jobs.cancel(kind),
+            Command::ReloadSource => {
+                self.reload_source();
+            }
+            Command::Reprocess => self.schedule_process(),
+            Command::Edited(edit) => {
+                self.state.document.touch();
+                match edit {
+                    Edit::Source => {}
+                    Edit::Data => self.schedule_process(),
+                    Edit::Steps => {
+                        self.undoer.add_undo(&self.state.document.project);
+                        self.schedule_process();
+                    }
+                    Edit::Model => self.maybe_live_refit(),
+                }
+            }
+            Command::ScoreEntered => self.start_scoring_entered(),
+            Command::UseParameters(items, scaling) => {
+                self.state.results.entered = items;
+                self.state.results.entered_scaling = scaling;
+                self.state.results.entered_scores = None;
+                self.state.results.source = ParameterSource::Entered;
+                self.broadcast(AppEvent::ItemsChanged);
+                if self.state.data.matrix().is_some() {
+                    self.start_scoring_entered();
+                }
+            }
+            Command::Notify(text, error) => self.notify(text, error),
+            Command::Copy(text) => {
+                if let Some(ctx) = &self.egui_ctx {
+                    ctx.copy_text(text);
+                }
+                self.status = "Copied to the clipboard".into();
+            }
+        }
+    }
+
+    /// Takes finished jobs' results.
+    pub fn poll_jobs(&mut self) {
+        for (kind, result) in self.jobs.poll() {
+            match result {
+                Err(JobError::Cancelled) => {
+                    if matches!(kind, JobKind::Fit | JobKind::Export | JobKind::Load) {
+                        self.status = format!("{} cancelled", job_name(kind));
+                    }
+                }
+                Err(JobError::Failed(message)) => {
+                    match kind {
+                        JobKind::Fit => self.state.results.fit_error = Some(message.clone()),
+                        JobKind::Load => self.load_failed(&message),
+                        _ => {}
+                    }
+                    self.notify(message, true);
+                }
+                Ok(output) => self.take_output(output),
+            }
+        }
+        let now = Instant::now();
+        if self.process_due.is_some_and(|t| now >= t) {
+            self.start_process();
+        }
+        if self.refit_due.is_some_and(|t| now >= t) {
+            self.start_fit();
+        }
+    }
+
+    /// A load failed: the data shown before stay, and a failed table or query choice goes back
+    /// to the one they came from (the SQL editor keeps the text, to fix it).
+    fn load_failed(&mut self, message: &str) {
+        self.state.data.load_error = Some(message.to_string());
+        if self.state.data.loaded.is_some()
+            && let Some(previous) = self.last_loaded_source.clone()
+            && previous != self.state.document.project.source
+        {
+            self.state.document.project.source = previous;
+            self.state.document.touch();
+        }
+    }
+
+    fn take_output(&mut self, output: JobOutput) {
+        match output {
+            JobOutput::Loaded(loaded) => {
+                if std::mem::take(&mut self.guess_columns) {
+                    let columns: Vec<String> = loaded
+                        .frame
+                        .get_column_names()
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect();
+                    let project = &mut self.state.document.project;
+                    if let Some(layout) = stages::preparation::guess_layout(&columns) {
+                        if let Layout::Long { person_column, .. } = &layout {
+                            project.response_columns.id_column = None;
+                            self.status = format!(
+                                "Looks like long data: one row per answer, persons in {person_column}"
+                            );
+                        }
+                        project.layout = layout;
+                    } else {
+                        project.response_columns.id_column = guess_id_column(&loaded.frame);
+                    }
+                    self.state.document.mark_saved();
+                }
+                self.status = format!(
+                    "Loaded {} rows × {} columns",
+                    crate::text::count(loaded.frame.height()),
+                    loaded.frame.width()
+                );
+                self.last_loaded_source = Some(self.state.document.project.source.clone());
+                self.state.data.loaded = Some(loaded);
+                self.state.data.load_error = None;
+                self.start_process();
+            }
+            JobOutput::Processed(processed) => {
+                let ready = processed.matrix.is_ok();
+                self.state.data.processed = Some(*processed);
+                if ready && std::mem::take(&mut self.fit_when_ready) {
+                    self.start_fit();
                 } else {
-                    (
-                        format!(
-                            "{} of {} items shown",
-                            self.plots.selected.len(),
-                            items.len()
-                        ),
-                        false,
-                    )
+                    self.maybe_live_refit();
+                }
+                if ready
+                    && self.state.results.source == ParameterSource::Entered
+                    && !self.state.results.entered.is_empty()
+                    && self.state.results.entered_scores.is_some()
+                {
+                    self.start_scoring_entered();
                 }
             }
-            Stage::Export => match &self.export.last_written {
-                Some(path) => (
-                    format!(
-                        "wrote {}",
-                        path.file_name()
-                            .map(|n| n.to_string_lossy())
-                            .unwrap_or_default()
-                    ),
-                    false,
-                ),
-                None => ("nothing written yet".into(), false),
+            JobOutput::Fitted(analysis, inputs, matrix) => {
+                let c = &analysis.calibration;
+                let text = format!(
+                    "{} fitted: log-likelihood {:.3}, {} cycles{}",
+                    c.model_label(),
+                    c.log_likelihood,
+                    c.cycles,
+                    if c.converged {
+                        ""
+                    } else {
+                        " — NOT converged"
+                    }
+                );
+                let converged = c.converged;
+                self.state.results.fit = Some(Fit {
+                    scores: Arc::new(analysis.scores.clone()),
+                    analysis: Arc::new(*analysis),
+                    inputs,
+                    matrix,
+                });
+                self.state.results.fit_error = None;
+                self.notify(text, !converged);
+                self.broadcast(AppEvent::ItemsChanged);
+                // Edits made while fitting: the live refit catches up.
+                self.maybe_live_refit();
+            }
+            JobOutput::Scored(scores, inputs) => {
+                self.status = format!("Scored {} persons", crate::text::count(scores.len()));
+                self.state.results.entered_scores = Some((Arc::new(scores), inputs));
+            }
+            JobOutput::Exported(path) => {
+                self.notify(format!("Wrote {}", path.display()), false);
+                self.broadcast(AppEvent::Written(path));
+            }
+            JobOutput::Picked(purpose, path, open_for) => match path {
+                Some(path) => self.picked(purpose, path),
+                None if open_for < dialogs::NOT_SHOWN => {
+                    if !self.said_no_portal {
+                        self.said_no_portal = true;
+                        self.notify(
+                            "The system's file dialog could not be shown (no desktop portal); using irtlab's own",
+                            false,
+                        );
+                    }
+                    let start = self.start_dir();
+                    let file_name = self.dialog_file_name(purpose);
+                    self.dialog = Some(FileDialog::new(purpose, start, file_name));
+                }
+                None => {}
             },
         }
     }
 
-    fn handle_shortcuts(&mut self, ctx: &egui::Context) -> Action {
-        let shortcut = |modifiers, key| KeyboardShortcut::new(modifiers, key);
-        let shift_command = Modifiers::COMMAND | Modifiers::SHIFT;
-        let mut action = Action::None;
-        ctx.input_mut(|input| {
-            if input.consume_shortcut(&shortcut(shift_command, Key::S)) {
-                action = Action::Dialog(DialogPurpose::SaveProjectAs);
-            } else if input.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::S)) {
-                action = Action::SaveProject;
-            } else if input.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::O)) {
-                action = Action::Dialog(DialogPurpose::OpenDataset);
-            } else if input.consume_shortcut(&shortcut(shift_command, Key::Z)) {
-                action = Action::Show(Stage::Preprocessing);
-                self.redo_requested = true;
-            } else if input.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Z)) {
-                self.undo_requested = true;
-            } else if input.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::E)) {
-                action = Action::Show(Stage::Export);
-            } else if input.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Enter)) {
-                action = match self.stage {
-                    Stage::Preparation => Action::None,
-                    _ => Action::Fit,
-                };
+    fn menu_bar_ui(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            for menu in Menu::ALL {
+                ui.menu_button(menu.label(), |ui| {
+                    for spec in COMMANDS.iter().filter(|c| c.menu == menu) {
+                        if spec.separated {
+                            ui.separator();
+                        }
+                        if spec.toggle {
+                            let mut on = self.is_on(spec.id);
+                            if ui
+                                .checkbox(&mut on, spec.label)
+                                .on_hover_text(spec.tooltip)
+                                .clicked()
+                            {
+                                self.commands.run(spec.id);
+                            }
+                            continue;
+                        }
+                        let mut button = egui::Button::new(spec.label);
+                        if let Some(shortcut) = &spec.shortcut {
+                            button = button.shortcut_text(commands::shortcut_text(shortcut));
+                        }
+                        if ui
+                            .add_enabled(self.is_enabled(spec.id), button)
+                            .on_hover_text(spec.tooltip)
+                            .clicked()
+                        {
+                            self.commands.run(spec.id);
+                            ui.close();
+                        }
+                        if menu == Menu::File && spec.id == CommandId::OpenSample {
+                            self.recent_menu_ui(ui);
+                        }
+                    }
+                });
             }
         });
-        action
     }
 
     /// The "Recent" submenu, shared by the File menu and the welcome strip.
-    fn recent_menu_ui(&self, ui: &mut egui::Ui, action: &mut Action) {
+    fn recent_menu_ui(&mut self, ui: &mut egui::Ui) {
         ui.menu_button("Recent", |ui| {
             if self.settings.recent_files.is_empty() {
                 ui.weak("No recent files yet");
             }
             for path in &self.settings.recent_files {
                 if ui.button(path.display().to_string()).clicked() {
-                    *action = Action::Open(path.clone());
+                    self.commands.send(Command::Open(path.clone()));
+                    ui.close();
                 }
             }
         });
     }
 
-    fn menu_bar_ui(&mut self, ui: &mut egui::Ui) -> Action {
-        let mut action = Action::None;
-        egui::MenuBar::new().ui(ui, |ui| {
-            ui.menu_button("File", |ui| {
-                if ui
-                    .add(egui::Button::new("Open dataset…").shortcut_text("Ctrl+O"))
-                    .clicked()
-                {
-                    action = Action::Dialog(DialogPurpose::OpenDataset);
-                }
-                if ui.button("Open project…").clicked() {
-                    action = Action::Dialog(DialogPurpose::OpenProject);
-                }
-                if ui
-                    .add(egui::Button::new("Save project").shortcut_text("Ctrl+S"))
-                    .clicked()
-                {
-                    action = Action::SaveProject;
-                }
-                if ui
-                    .add(egui::Button::new("Save project as…").shortcut_text("Ctrl+Shift+S"))
-                    .clicked()
-                {
-                    action = Action::Dialog(DialogPurpose::SaveProjectAs);
-                }
-                self.recent_menu_ui(ui, &mut action);
-                if ui.button("Open the sample project").clicked() {
-                    action = Action::Open(sample_project_path());
-                }
-                ui.separator();
-                if ui
-                    .add(egui::Button::new("Export…").shortcut_text("Ctrl+E"))
-                    .clicked()
-                {
-                    action = Action::Show(Stage::Export);
-                }
-                ui.separator();
-                if ui.button("Quit").clicked() {
-                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
-                }
-            });
-            ui.menu_button("Edit", |ui| {
-                if ui
-                    .add_enabled(
-                        !self.undo.is_empty(),
-                        egui::Button::new("Undo pipeline edit").shortcut_text("Ctrl+Z"),
-                    )
-                    .clicked()
-                {
-                    self.undo_requested = true;
-                }
-                if ui
-                    .add_enabled(
-                        !self.redo.is_empty(),
-                        egui::Button::new("Redo pipeline edit").shortcut_text("Ctrl+Shift+Z"),
-                    )
-                    .clicked()
-                {
-                    self.redo_requested = true;
-                }
-            });
-            ui.menu_button("View", |ui| {
-                let mut dark = self.settings.dark;
-                if ui.radio_value(&mut dark, false, "Light").clicked()
-                    || ui.radio_value(&mut dark, true, "Dark").clicked()
-                {
-                    self.settings.dark = dark;
-                    ui.ctx().set_theme(if dark {
-                        egui::Theme::Dark
-                    } else {
-                        egui::Theme::Light
-                    });
-                }
-                ui.checkbox(&mut self.settings.show_frame_time, "Show frame time");
-            });
-            ui.menu_button("Help", |ui| {
-                if ui.button("Keyboard shortcuts").clicked() {
-                    self.show_shortcuts = true;
-                }
-                if ui.button("About irtlab").clicked() {
-                    self.show_about = true;
-                }
-            });
-        });
-        action
-    }
-
-    fn stages_ui(&mut self, ui: &mut egui::Ui) -> Action {
-        let mut action = Action::None;
+    fn stages_ui(&mut self, ui: &mut egui::Ui) {
         ui.add_space(6.0);
-        let title = self
-            .project_path
-            .as_ref()
-            .and_then(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "Unsaved project".into());
-        ui.horizontal(|ui| {
-            ui.strong(title);
-            if self.is_dirty() {
-                ui.weak("(modified)");
-            }
-        });
+        ui.add(
+            egui::Label::new(egui::RichText::new(self.state.document.title()).strong()).truncate(),
+        );
+        if self.state.document.is_modified() {
+            ui.weak("(modified)");
+        }
         ui.add_space(6.0);
-        for (index, stage) in Stage::ALL.into_iter().enumerate() {
-            let (status, error) = self.stage_status(stage);
+        let inputs = self.state.document.inputs();
+        for (index, part) in self.parts.iter().enumerate() {
+            let stage = part.id();
+            let status = part.status(&self.state, &self.jobs, inputs);
             let selected = self.stage == stage;
             let response = ui
                 .scope(|ui| {
@@ -1189,26 +966,27 @@ impl IrtlabApp {
                     let text =
                         egui::RichText::new(format!("{}  {}", index + 1, stage.label())).strong();
                     let label = ui.selectable_label(selected, text);
-                    let status_text = if error {
-                        egui::RichText::new(format!("● {status}"))
-                            .color(ui.visuals().error_fg_color)
-                    } else {
-                        egui::RichText::new(status).weak()
+                    let visuals = ui.visuals();
+                    let status_text = match status.level {
+                        Level::Normal => egui::RichText::new(status.text).weak(),
+                        Level::Busy => egui::RichText::new(format!("⟳ {}", status.text)),
+                        Level::Warning => egui::RichText::new(format!("⚠ {}", status.text))
+                            .color(visuals.warn_fg_color),
+                        Level::Error => egui::RichText::new(format!("● {}", status.text))
+                            .color(visuals.error_fg_color),
                     };
                     ui.add(egui::Label::new(status_text).truncate());
                     label
                 })
                 .inner;
             if response.clicked() {
-                action = Action::Show(stage);
+                self.stage = stage;
             }
-            ui.add_space(8.0);
+            ui.add_space(6.0);
         }
-        action
     }
 
-    fn status_bar_ui(&mut self, ui: &mut egui::Ui) -> Action {
-        let mut action = Action::None;
+    fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let running: Vec<(JobKind, String, Option<f32>, String)> = self
                 .jobs
@@ -1228,48 +1006,45 @@ impl IrtlabApp {
                 ui.spinner();
                 ui.label(label);
                 let bar = match fraction {
-                    Some(f) => egui::ProgressBar::new(*f).desired_width(160.0),
+                    Some(f) => egui::ProgressBar::new(*f).desired_width(140.0),
                     None => egui::ProgressBar::new(0.0)
                         .animate(true)
-                        .desired_width(160.0),
+                        .desired_width(140.0),
                 };
                 ui.add(bar);
                 if !detail.is_empty() {
-                    ui.monospace(detail);
+                    ui.add(egui::Label::new(egui::RichText::new(detail).monospace()).truncate());
                 }
-                if matches!(
-                    kind,
-                    JobKind::Fit | JobKind::Load | JobKind::Export | JobKind::Score
-                ) && ui.button("Cancel").clicked()
-                {
-                    action = Action::Cancel(*kind);
+                if kind.cancellable() && ui.button("Cancel").clicked() {
+                    self.commands.send(Command::Cancel(*kind));
                 }
                 ui.separator();
             }
-            ui.add(egui::Label::new(&self.status).truncate());
             if self.settings.show_frame_time {
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     ui.monospace(format!("frame {:.1} ms", self.last_frame_ms));
+                    ui.add(egui::Label::new(&self.status).truncate());
                 });
+            } else {
+                ui.add(egui::Label::new(&self.status).truncate());
             }
         });
-        action
     }
 
     /// On first start: what is on screen, and the ways to open one's own data.
-    fn welcome_strip_ui(&mut self, ui: &mut egui::Ui) -> Action {
+    fn welcome_strip_ui(&mut self, ui: &mut egui::Ui) {
         if self.settings.welcome_dismissed {
-            return Action::None;
+            return;
         }
-        let mut action = Action::None;
         egui::Frame::group(ui.style())
             .fill(ui.visuals().faint_bg_color)
             .show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 ui.horizontal_wrapped(|ui| {
                     ui.strong("Welcome to irtlab.");
-                    let on_sample = self.project_path.as_ref().is_some_and(|p| {
-                        std::fs::canonicalize(p).ok() == std::fs::canonicalize(sample_project_path()).ok()
+                    let on_sample = self.state.document.path.as_ref().is_some_and(|p| {
+                        std::fs::canonicalize(p).ok()
+                            == std::fs::canonicalize(sample_project_path()).ok()
                     });
                     if on_sample {
                         ui.label("This is the sample project: a school database, prepared, scored against a key, filtered and fitted with a 2PL. Walk through the stages on the left, or start on your own data:");
@@ -1277,19 +1052,18 @@ impl IrtlabApp {
                         ui.label("Walk through the stages on the left, or open other data:");
                     }
                     if ui.button("Open dataset…").clicked() {
-                        action = Action::Dialog(DialogPurpose::OpenDataset);
+                        self.commands.run(CommandId::OpenDataset);
                     }
                     if ui.button("Open project…").clicked() {
-                        action = Action::Dialog(DialogPurpose::OpenProject);
+                        self.commands.run(CommandId::OpenProject);
                     }
-                    self.recent_menu_ui(ui, &mut action);
+                    self.recent_menu_ui(ui);
                     if ui.button("✕").on_hover_text("Hide this strip").clicked() {
                         self.settings.welcome_dismissed = true;
                     }
                 });
             });
         ui.add_space(4.0);
-        action
     }
 
     fn toasts_ui(&mut self, ctx: &egui::Context) {
@@ -1332,100 +1106,138 @@ impl IrtlabApp {
             .resizable(false)
             .show(ctx, |ui| {
                 egui::Grid::new("shortcuts").striped(true).show(ui, |ui| {
-                    for (keys, what) in SHORTCUTS {
-                        ui.monospace(*keys);
-                        ui.label(*what);
-                        ui.end_row();
+                    for spec in COMMANDS {
+                        if let Some(shortcut) = &spec.shortcut {
+                            ui.monospace(commands::shortcut_text(shortcut));
+                            ui.label(spec.label);
+                            ui.end_row();
+                        }
                     }
+                    ui.monospace("Ctrl+Enter");
+                    ui.label("In the SQL editor: run the query");
+                    ui.end_row();
+                    ui.monospace("Ctrl+C");
+                    ui.label("In a table: copy the selected rows");
+                    ui.end_row();
+                    ui.monospace("Escape");
+                    ui.label("Close a window or dialog");
+                    ui.end_row();
                 });
             });
+        if let Some(dialog) = &mut self.dialog {
+            match dialog.show(ctx) {
+                DialogOutcome::Open => {}
+                DialogOutcome::Cancelled => self.dialog = None,
+                DialogOutcome::Chosen(path) => {
+                    let purpose = dialog.purpose;
+                    self.dialog = None;
+                    self.commands.send(Command::Picked(purpose, path));
+                }
+            }
+        }
     }
 
-    fn dropped_files(&mut self, ctx: &egui::Context) -> Action {
-        let dropped: Vec<PathBuf> = ctx.input(|i| {
+    /// Keyboard shortcuts of the registry, after the panels drew (a focused editor that uses a
+    /// key, such as Ctrl+Enter in the SQL editor, has consumed it by then).
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let mut fired = Vec::new();
+        let mut escape = false;
+        ctx.input_mut(|input| {
+            // Longer shortcuts first, so Ctrl+Shift+S is not taken for Ctrl+S.
+            let mut specs: Vec<&commands::CommandSpec> =
+                COMMANDS.iter().filter(|c| c.shortcut.is_some()).collect();
+            specs.sort_by_key(|c| {
+                std::cmp::Reverse(c.shortcut.map_or(0, |s| {
+                    usize::from(s.modifiers.shift) + usize::from(s.modifiers.alt)
+                }))
+            });
+            for spec in specs {
+                if let Some(shortcut) = &spec.shortcut
+                    && input.consume_shortcut(shortcut)
+                {
+                    fired.push(spec.id);
+                }
+            }
+            escape = input.key_pressed(egui::Key::Escape);
+        });
+        if escape {
+            self.show_about = false;
+            self.show_shortcuts = false;
+        }
+        for id in fired {
+            self.commands.run(id);
+        }
+    }
+
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Option<PathBuf> = ctx.input(|i| {
             i.raw
                 .dropped_files
                 .iter()
                 .map(|f| f.path().to_path_buf())
-                .collect()
+                .find(|p| !p.as_os_str().is_empty())
         });
-        dropped
-            .into_iter()
-            .next()
-            .map_or(Action::None, Action::Open)
+        if let Some(path) = dropped {
+            self.commands.send(Command::Open(path));
+        }
     }
 
     /// Draws the whole window.
     pub fn ui_contents(&mut self, ui: &mut egui::Ui) {
-        self.poll_jobs();
-        if self.repaint.is_none() {
-            self.repaint = Some(ui.ctx().clone());
-        }
         let ctx = ui.ctx().clone();
-        let mut actions = vec![self.handle_shortcuts(&ctx), self.dropped_files(&ctx)];
+        self.attach(&ctx);
+        self.poll_jobs();
+        self.dropped_files(&ctx);
+        self.undoer.feed_state(
+            self.clock.elapsed().as_secs_f64(),
+            &self.state.document.project,
+        );
 
-        egui::Panel::top("menu").show(ui, |ui| {
-            actions.push(self.menu_bar_ui(ui));
-        });
+        egui::Panel::top("menu").show(ui, |ui| self.menu_bar_ui(ui));
         egui::Panel::bottom("status")
             .exact_size(30.0)
-            .show(ui, |ui| {
-                actions.push(self.status_bar_ui(ui));
-            });
+            .show(ui, |ui| self.status_bar_ui(ui));
+        let narrow = ui.available_width() < 1000.0;
         egui::Panel::left("stages")
             .resizable(false)
-            .exact_size(220.0)
+            .exact_size(if narrow { 170.0 } else { 210.0 })
             .show(ui, |ui| {
-                actions.push(self.stages_ui(ui));
+                egui::ScrollArea::vertical()
+                    .id_salt("stages scroll")
+                    .show(ui, |ui| self.stages_ui(ui));
             });
+        let stage = self.stage;
         egui::CentralPanel::default().show(ui, |ui| {
-            actions.push(self.welcome_strip_ui(ui));
-            let action = match self.stage {
-                Stage::Preparation => preparation_panel::preparation_ui(ui, self),
-                Stage::Preprocessing => preprocessing_panel::preprocessing_ui(ui, self),
-                Stage::Prediction => prediction_panel::prediction_ui(ui, self),
-                Stage::Plots => plots_panel::plots_ui(ui, self),
-                Stage::Export => export_panel::export_ui(ui, self),
-            };
-            actions.push(action);
+            self.welcome_strip_ui(ui);
+            let scrolls = stage != StageId::Plots;
+            self.with_parts(|parts, stage_ctx| {
+                let Some(part) = parts.iter_mut().find(|p| p.id() == stage) else {
+                    return;
+                };
+                if scrolls {
+                    egui::ScrollArea::both()
+                        .id_salt(("stage scroll", stage))
+                        .auto_shrink([false, false])
+                        .show(ui, |ui| part.ui(ui, stage_ctx));
+                } else {
+                    part.ui(ui, stage_ctx);
+                }
+            });
         });
         self.windows_ui(&ctx);
         self.toasts_ui(&ctx);
-        for action in actions {
-            self.apply(action);
-        }
-        // Undo and redo are asked for from inside input and menu closures, which cannot borrow
-        // the app; they run here, once.
-        if std::mem::take(&mut self.undo_requested) {
-            self.undo();
-        }
-        if std::mem::take(&mut self.redo_requested) {
-            self.redo();
-        }
-        if self.process_due.is_some() || !self.jobs.is_empty() {
+        self.shortcuts(&ctx);
+        self.apply_commands();
+        if self.is_busy() || self.undoer.is_in_flux() {
             ctx.request_repaint_after(Duration::from_millis(50));
         }
     }
 }
 
-/// Keyboard shortcuts, for the Help window and the README.
-pub const SHORTCUTS: &[(&str, &str)] = &[
-    ("Ctrl+O", "Open a dataset"),
-    ("Ctrl+S", "Save the project"),
-    ("Ctrl+Shift+S", "Save the project as…"),
-    ("Ctrl+Z", "Undo a pipeline edit"),
-    ("Ctrl+Shift+Z", "Redo a pipeline edit"),
-    ("Ctrl+E", "Export"),
-    (
-        "Ctrl+Enter",
-        "Run the SQL query (Preparation) / fit the model",
-    ),
-];
-
 impl eframe::App for IrtlabApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
-        if let Some(ms) = frame.info().cpu_usage {
-            self.last_frame_ms = ms * 1000.0;
+        if let Some(seconds) = frame.info().cpu_usage {
+            self.last_frame_ms = seconds * 1000.0;
         }
         self.ui_contents(ui);
     }
@@ -1435,13 +1247,41 @@ impl eframe::App for IrtlabApp {
     }
 }
 
-/// Layout, steps and the response matrix for `project` over the loaded `frame`.
-pub fn process(project: &Project, frame: DataFrame) -> Processed {
+fn job_name(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Load => "Loading",
+        JobKind::Process => "Preprocessing",
+        JobKind::Fit => "Fit",
+        JobKind::Score => "Scoring",
+        JobKind::Export => "Export",
+        JobKind::Dialog => "File dialog",
+    }
+}
+
+/// The source with its path made absolute (against the current folder).
+fn absolute_source(source: Source) -> Source {
+    let path = source.path();
+    if path.as_os_str().is_empty() || path.is_absolute() {
+        return source;
+    }
+    match std::env::current_dir() {
+        Ok(dir) => {
+            let joined = dir.join(path);
+            source.with_path(joined)
+        }
+        Err(_) => source,
+    }
+}
+
+/// Layout, steps and the response matrix for `project` over the loaded `frame`; `inputs` is
+/// the fingerprint of the data inputs they ran for.
+pub fn process(project: &Project, frame: DataFrame, inputs: u64) -> Processed {
     match project::prepare_loaded(project, frame) {
         Err(error) => Processed {
             layout: Err(error.to_string()),
             pipeline: None,
             matrix: Err("the layout failed".into()),
+            inputs,
         },
         Ok(prepared) => {
             let matrix = project::response_matrix(project, &prepared)
@@ -1451,9 +1291,29 @@ pub fn process(project: &Project, frame: DataFrame) -> Processed {
                 layout: Ok(prepared.layout),
                 pipeline: Some(prepared.pipeline),
                 matrix,
+                inputs,
             }
         }
     }
+}
+
+/// The theme, with checkboxes, radio buttons and text fields outlined strongly enough to see
+/// on the light background.
+pub fn apply_theme(ctx: &egui::Context, dark: bool) {
+    ctx.style_mut_of(egui::Theme::Light, |style| {
+        let widgets = &mut style.visuals.widgets;
+        widgets.inactive.bg_stroke = egui::Stroke::new(1.0, egui::Color32::from_gray(110));
+        widgets.inactive.bg_fill = egui::Color32::from_gray(232);
+        widgets.inactive.weak_bg_fill = egui::Color32::from_gray(226);
+        widgets.hovered.bg_stroke = egui::Stroke::new(1.0, egui::Color32::from_gray(60));
+        widgets.noninteractive.fg_stroke.color = egui::Color32::from_gray(40);
+        style.visuals.extreme_bg_color = egui::Color32::from_gray(250);
+    });
+    ctx.set_theme(if dark {
+        egui::Theme::Dark
+    } else {
+        egui::Theme::Light
+    });
 }
 
 /// Adds DejaVu Sans (and Mono) after egui's default fonts, for the arrows, math signs and
@@ -1520,18 +1380,4 @@ pub fn guess_id_column(frame: &DataFrame) -> Option<String> {
             let first = frame.columns().first()?;
             (first.dtype() == &polars::prelude::DataType::String).then(|| first.name().to_string())
         })
-}
-
-/// `1234567` as `1,234,567`.
-pub fn format_count(n: usize) -> String {
-    crate::text::count(n)
-}
-
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().to_string()
-}
-
-/// Whether a path looks like a SQLite database.
-pub fn is_sqlite(path: &Path) -> bool {
-    SourceKind::detect(path) == SourceKind::Sqlite
 }

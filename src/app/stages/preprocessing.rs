@@ -1,16 +1,31 @@
-//! The Preprocessing panel: the steps as cards edited in place (enable, move, delete; rows in →
-//! rows out; the step's own error in red), an "Add step" menu, the response-matrix columns, a
-//! summary and a preview of the result. Edits rerun the pipeline in the background, debounced.
+//! The Preprocessing stage: the steps as cards edited in place (enable, move, delete; rows in →
+//! rows out; the step's own error in red; a step just added waits, neutral, until it is filled
+//! in), an "Add step" menu, the response-matrix columns, a summary and a preview of the result.
+//! Edits rerun the pipeline in the background, debounced.
 
 use eframe::egui;
 
-use super::preparation_panel::{column_name_combo, response_columns_ui};
-use super::table_view::dataframe_table_ui;
-use super::{Action, IrtlabApp, format_count};
+use super::Named;
+
+use super::preparation::response_columns_ui;
+use super::{AppEvent, Level, StageContext, StageId, StagePart, StageStatus, column_name_combo};
+use crate::app::JobOutput;
+use crate::app::commands::{Command, Edit};
+use crate::app::jobs::{JobKind, JobQueue};
+use crate::app::state::{AppState, Inputs};
+use crate::app::table_view::dataframe_table_ui;
 use crate::preprocessing::{
     CastTarget, Combine, Condition, FilterOp, Keep, KeyEntry, Mapping, PipelineStep, Step,
     Unmatched,
 };
+use crate::text::count;
+
+/// The Preprocessing stage.
+#[derive(Default)]
+pub struct Preprocessing {
+    /// A step just added: scroll it into view and focus its first field.
+    focus_step: Option<usize>,
+}
 
 /// Checkboxes choosing a subset of `options` (an empty choice means "all" where `all_label`).
 fn columns_picker(
@@ -79,6 +94,7 @@ fn mapping_table(
                         changed |= column_name_combo(
                             ui,
                             &format!("{id} from {index}"),
+                            from,
                             &mut entry.from,
                             options,
                         );
@@ -155,10 +171,11 @@ fn step_editor_ui(ui: &mut egui::Ui, index: usize, step: &mut Step, columns: &[S
                     changed |= column_name_combo(
                         ui,
                         &id(&format!("condition {k} column")),
+                        "Column",
                         &mut condition.column,
                         columns,
                     );
-                    egui::ComboBox::from_id_salt(id(&format!("condition {k} op")))
+                    egui::ComboBox::new(id(&format!("condition {k} op")), "")
                         .selected_text(condition.op.symbol())
                         .width(110.0)
                         .show_ui(ui, |ui| {
@@ -167,7 +184,8 @@ fn step_editor_ui(ui: &mut egui::Ui, index: usize, step: &mut Step, columns: &[S
                                     .selectable_value(&mut condition.op, op, op.symbol())
                                     .changed();
                             }
-                        });
+                        })
+                        .named("Comparison");
                     if condition.op.takes_value() {
                         let hint = if matches!(condition.op, FilterOp::In | FilterOp::NotIn) {
                             "a, b, c"
@@ -232,7 +250,7 @@ fn step_editor_ui(ui: &mut egui::Ui, index: usize, step: &mut Step, columns: &[S
                             .inner_margin(egui::Margin::symmetric(4, 2))
                             .show(ui, |ui| {
                                 ui.horizontal(|ui| {
-                                    egui::ComboBox::from_id_salt(id(&format!("key {k}")))
+                                    egui::ComboBox::new(id(&format!("key {k}")), "")
                                         .selected_text(if entry.column.is_empty() {
                                             "column…"
                                         } else {
@@ -249,7 +267,8 @@ fn step_editor_ui(ui: &mut egui::Ui, index: usize, step: &mut Step, columns: &[S
                                                     )
                                                     .changed();
                                             }
-                                        });
+                                        })
+                                        .named("Item column of the key");
                                     changed |= ui
                                         .add(
                                             egui::TextEdit::singleline(&mut entry.key)
@@ -307,6 +326,7 @@ fn step_editor_ui(ui: &mut egui::Ui, index: usize, step: &mut Step, columns: &[S
                 ui.label("Keep rows with at least");
                 changed |= ui
                     .add(egui::DragValue::new(min_answered).range(0..=100_000))
+                    .on_hover_text("Least number answered")
                     .changed();
                 ui.label("answered among:");
             });
@@ -341,7 +361,7 @@ fn step_editor_ui(ui: &mut egui::Ui, index: usize, step: &mut Step, columns: &[S
         Step::Cast { column, to } => {
             ui.horizontal(|ui| {
                 ui.label("Convert");
-                changed |= column_name_combo(ui, &id("cast"), column, columns);
+                changed |= column_name_combo(ui, &id("cast"), "Column", column, columns);
                 ui.label("to");
                 changed |= ui.radio_value(to, CastTarget::Number, "numbers").changed();
                 changed |= ui.radio_value(to, CastTarget::Text, "text").changed();
@@ -357,84 +377,147 @@ enum CardCommand {
     Delete(usize),
 }
 
-/// Draws the panel.
-pub fn preprocessing_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
-    let before: Vec<PipelineStep> = app.project.steps.clone();
-    let mut action = Action::None;
-    ui.horizontal(|ui| {
-        ui.heading("Preprocessing");
-        ui.menu_button("+ Add step", |ui| {
-            for template in Step::templates() {
-                if ui.button(template.kind_label()).clicked() {
-                    app.project.steps.push(PipelineStep::new(template));
-                    ui.close();
+impl StagePart for Preprocessing {
+    fn id(&self) -> StageId {
+        StageId::Preprocessing
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn status(&self, state: &AppState, jobs: &JobQueue<JobOutput>, _inputs: Inputs) -> StageStatus {
+        let steps = state.document.project.steps.len();
+        if jobs.running(JobKind::Process) {
+            return StageStatus::at(Level::Busy, format!("{steps} steps, running…"));
+        }
+        match state
+            .data
+            .processed
+            .as_ref()
+            .and_then(|p| p.pipeline.as_ref())
+        {
+            Some(run) => {
+                if let Some(error) = &run.error {
+                    return StageStatus::at(
+                        Level::Error,
+                        format!("step {} failed", error.position),
+                    );
                 }
+                let rows_in = run
+                    .reports
+                    .first()
+                    .map_or(run.output.height(), |r| r.rows_in);
+                StageStatus::normal(format!(
+                    "{steps} steps, {} → {} rows",
+                    count(rows_in),
+                    count(run.output.height())
+                ))
+            }
+            None => StageStatus::normal(format!("{steps} steps")),
+        }
+    }
+
+    fn on_event(&mut self, event: &AppEvent, _state: &AppState) {
+        if let AppEvent::StepAdded(index) = event {
+            self.focus_step = Some(*index);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut StageContext<'_>) {
+        let mut edited = false;
+        let mut structure = false;
+        ui.horizontal_wrapped(|ui| {
+            ui.heading("Preprocessing");
+            ui.menu_button("+ Add step", |ui| {
+                for template in Step::templates() {
+                    if ui.button(template.kind_label()).clicked() {
+                        ctx.state
+                            .document
+                            .project
+                            .steps
+                            .push(PipelineStep::new(template));
+                        let index = ctx.state.document.project.steps.len() - 1;
+                        self.focus_step = Some(index);
+                        structure = true;
+                        ui.close();
+                    }
+                }
+            });
+            if ctx.jobs.running(JobKind::Process) {
+                ui.spinner();
             }
         });
-        if app.processed.is_none() && app.loaded.is_some() {
-            ui.spinner();
-        }
-    });
-    let pipeline = app.processed.as_ref().and_then(|p| p.pipeline.as_ref());
-    let fallback_columns: Vec<String> = pipeline.map(|p| p.columns_in.clone()).unwrap_or_default();
-    let step_columns: Vec<Vec<String>> = (0..app.project.steps.len())
-        .map(|i| {
-            pipeline
-                .map(|p| p.columns_before(i).to_vec())
-                .unwrap_or_else(|| fallback_columns.clone())
-        })
-        .collect();
-    let reports: Vec<Option<crate::preprocessing::StepReport>> = (0..app.project.steps.len())
-        .map(|i| pipeline.and_then(|p| p.reports.get(i).cloned()))
-        .collect();
-    let output_columns: Vec<String> = pipeline
-        .map(|p| {
-            p.output
-                .get_column_names()
-                .iter()
-                .map(|n| n.to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+        let pipeline = ctx
+            .state
+            .data
+            .processed
+            .as_ref()
+            .and_then(|p| p.pipeline.as_ref());
+        let fallback_columns: Vec<String> =
+            pipeline.map(|p| p.columns_in.clone()).unwrap_or_default();
+        let n_steps = ctx.state.document.project.steps.len();
+        let step_columns: Vec<Vec<String>> = (0..n_steps)
+            .map(|i| {
+                pipeline
+                    .map(|p| p.columns_before(i).to_vec())
+                    .unwrap_or_else(|| fallback_columns.clone())
+            })
+            .collect();
+        let reports: Vec<Option<crate::preprocessing::StepReport>> = (0..n_steps)
+            .map(|i| pipeline.and_then(|p| p.reports.get(i).cloned()))
+            .collect();
+        let output_columns: Vec<String> = pipeline
+            .map(|p| {
+                let mut names: Vec<String> = p
+                    .output
+                    .get_column_names()
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect();
+                if let Some(sparse) = &p.sparse {
+                    names.extend(sparse.item_names.iter().cloned());
+                }
+                names
+            })
+            .unwrap_or_default();
 
-    let mut command = None;
-    let n_steps = app.project.steps.len();
-    let available = ui.available_height();
-    // The cards wrap their contents at the panel's width (measured here, before anything wide
-    // such as the preview table can widen the layout).
-    let card_width = (ui.available_width() - 28.0).max(200.0);
-    egui::ScrollArea::vertical()
-        .id_salt("steps")
-        .auto_shrink([false, true])
-        .max_height((available * 0.55).max(160.0))
-        .show(ui, |ui| {
-            if n_steps == 0 {
-                ui.weak("No steps yet. Use “Add step” to filter rows, recode values, score answers against a key, …");
-            }
-            for index in 0..n_steps {
-                let report = reports[index].clone();
-                let entry = &mut app.project.steps[index];
-                let error = report.as_ref().and_then(|r| r.error.clone());
-                let stroke = if error.is_some() {
-                    egui::Stroke::new(1.5, ui.visuals().error_fg_color)
-                } else {
-                    ui.visuals().widgets.noninteractive.bg_stroke
-                };
-                egui::Frame::group(ui.style()).stroke(stroke).show(ui, |ui| {
+        let mut command = None;
+        let card_width = (ui.available_width() - 28.0).max(200.0);
+        let focus = self.focus_step.take();
+        if n_steps == 0 {
+            ui.weak("No steps yet. Use “Add step” to filter rows, recode values, score answers against a key, …");
+        }
+        for index in 0..n_steps {
+            let report = reports[index].clone();
+            let entry = &mut ctx.state.document.project.steps[index];
+            let error = report.as_ref().and_then(|r| r.error.clone());
+            let stroke = if error.is_some() {
+                egui::Stroke::new(1.5, ui.visuals().error_fg_color)
+            } else {
+                ui.visuals().widgets.noninteractive.bg_stroke
+            };
+            let card = egui::Frame::group(ui.style())
+                .stroke(stroke)
+                .show(ui, |ui| {
                     ui.set_width(card_width);
                     ui.set_max_width(card_width);
                     ui.horizontal(|ui| {
-                        ui.checkbox(&mut entry.enabled, "")
+                        let enabled = ui
+                            .checkbox(&mut entry.enabled, "")
                             .on_hover_text("Enable or disable this step without deleting it");
+                        edited |= enabled.changed();
                         ui.strong(format!("{}. {}", index + 1, entry.step.kind_label()));
                         if let Some(report) = &report {
                             let text = if !entry.enabled {
                                 "disabled".to_string()
+                            } else if let Some(needs) = &report.incomplete {
+                                format!("to fill in: {needs}")
                             } else if report.ran {
                                 format!(
                                     "{} → {} rows, {} columns",
-                                    format_count(report.rows_in),
-                                    format_count(report.rows_out),
+                                    count(report.rows_in),
+                                    count(report.rows_out),
                                     report.columns_out
                                 )
                             } else {
@@ -443,19 +526,37 @@ pub fn preprocessing_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
                             ui.weak(text);
                         }
                         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                            if ui.small_button("✕").on_hover_text("Delete this step").clicked() {
+                            if ui
+                                .small_button("✕")
+                                .on_hover_text("Delete this step")
+                                .clicked()
+                            {
                                 command = Some(CardCommand::Delete(index));
                             }
-                            if ui.add_enabled(index + 1 < n_steps, egui::Button::new("▼").small()).on_hover_text("Move down").clicked() {
+                            if ui
+                                .add_enabled(index + 1 < n_steps, egui::Button::new("▼").small())
+                                .on_hover_text("Move down")
+                                .clicked()
+                            {
                                 command = Some(CardCommand::Down(index));
                             }
-                            if ui.add_enabled(index > 0, egui::Button::new("▲").small()).on_hover_text("Move up").clicked() {
+                            if ui
+                                .add_enabled(index > 0, egui::Button::new("▲").small())
+                                .on_hover_text("Move up")
+                                .clicked()
+                            {
                                 command = Some(CardCommand::Up(index));
                             }
                         });
                     });
                     ui.add_enabled_ui(entry.enabled, |ui| {
-                        step_editor_ui(ui, index, &mut entry.step, &step_columns[index]);
+                        let before = ui.ctx().memory(|m| m.focused());
+                        edited |= step_editor_ui(ui, index, &mut entry.step, &step_columns[index]);
+                        if focus == Some(index) && before.is_none() {
+                            // Focus the card's first focusable widget.
+                            ui.ctx()
+                                .memory_mut(|m| m.move_focus(egui::FocusDirection::Next));
+                        }
                     });
                     if let Some(error) = &error {
                         ui.colored_label(ui.visuals().error_fg_color, error);
@@ -464,56 +565,72 @@ pub fn preprocessing_ui(ui: &mut egui::Ui, app: &mut IrtlabApp) -> Action {
                         ui.colored_label(ui.visuals().warn_fg_color, warning);
                     }
                 });
-                ui.add_space(4.0);
+            if focus == Some(index) {
+                ui.scroll_to_rect(card.response.rect, Some(egui::Align::Center));
             }
-        });
-    match command {
-        Some(CardCommand::Up(i)) => app.project.steps.swap(i, i - 1),
-        Some(CardCommand::Down(i)) => app.project.steps.swap(i, i + 1),
-        Some(CardCommand::Delete(i)) => {
-            app.project.steps.remove(i);
+            ui.add_space(4.0);
         }
-        None => {}
-    }
-    if app.project.steps != before {
-        action = Action::StepsEdited(before);
-    }
-
-    ui.separator();
-    let columns_action = response_columns_ui(ui, app, &output_columns);
-    if columns_action != Action::None && action == Action::None {
-        action = columns_action;
-    }
-    match app.processed.as_ref().map(|p| &p.matrix) {
-        Some(Ok(matrix)) => {
-            let cells = matrix.n_persons() * matrix.n_items();
-            ui.label(format!(
-                "Response matrix: {} persons × {} items, {} missing responses ({:.1} %)",
-                format_count(matrix.n_persons()),
-                matrix.n_items(),
-                format_count(matrix.n_missing()),
-                if cells > 0 {
-                    100.0 * matrix.n_missing() as f64 / cells as f64
-                } else {
-                    0.0
-                }
-            ));
+        match command {
+            Some(CardCommand::Up(i)) => ctx.state.document.project.steps.swap(i, i - 1),
+            Some(CardCommand::Down(i)) => ctx.state.document.project.steps.swap(i, i + 1),
+            Some(CardCommand::Delete(i)) => {
+                ctx.state.document.project.steps.remove(i);
+            }
+            None => {}
         }
-        Some(Err(error)) => {
-            ui.colored_label(
-                ui.visuals().error_fg_color,
-                format!("Response matrix: {error}"),
-            );
+        if command.is_some() {
+            structure = true;
         }
-        None => {}
+        ui.separator();
+        edited |= response_columns_ui(ui, ctx, &output_columns);
+        if structure {
+            ctx.edited(Edit::Steps);
+        } else if edited {
+            ctx.edited(Edit::Data);
+        }
+        match ctx.state.data.processed.as_ref().map(|p| &p.matrix) {
+            Some(Ok(matrix)) => {
+                let cells = matrix.n_persons() * matrix.n_items();
+                ui.label(format!(
+                    "Response matrix: {} persons × {} items, {} missing responses ({:.1} %){}",
+                    count(matrix.n_persons()),
+                    matrix.n_items(),
+                    count(matrix.n_missing()),
+                    if cells > 0 {
+                        100.0 * matrix.n_missing() as f64 / cells as f64
+                    } else {
+                        0.0
+                    },
+                    if matrix.is_sparse() {
+                        ", held sparse"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            Some(Err(error)) => {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("Response matrix: {error}"),
+                );
+            }
+            None => {}
+        }
+        if let Some(pipeline) = ctx
+            .state
+            .data
+            .processed
+            .as_ref()
+            .and_then(|p| p.pipeline.as_ref())
+        {
+            let output = pipeline.output.clone();
+            let items: Vec<String> = match ctx.state.data.processed.as_ref().map(|p| &p.matrix) {
+                Some(Ok(m)) => m.item_names().to_vec(),
+                _ => Vec::new(),
+            };
+            let height = super::fill_height(ui, 220.0);
+            dataframe_table_ui(ui, "pipeline preview", &output, &items, height);
+        }
+        let _ = Command::Reprocess;
     }
-    if let Some(pipeline) = app.processed.as_ref().and_then(|p| p.pipeline.as_ref()) {
-        let output = pipeline.output.clone();
-        let items: Vec<String> = match app.processed.as_ref().map(|p| &p.matrix) {
-            Some(Ok(m)) => m.item_names().to_vec(),
-            _ => Vec::new(),
-        };
-        dataframe_table_ui(ui, "pipeline preview", &output, &items);
-    }
-    action
 }
