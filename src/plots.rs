@@ -388,10 +388,10 @@ pub fn svg(plot: &Plot) -> String {
         }
     }
     if plot.y_from_zero {
-        y0 = y0.min(0.0).max(0.0);
+        y0 = 0.0;
     }
     if plot.y_to_one {
-        y1 = y1.max(1.0).min(1.0);
+        y1 = 1.0;
     }
     if !(x0.is_finite() && x1 > x0) {
         (x0, x1) = (-4.0, 4.0);
