@@ -25,7 +25,8 @@ const EXAMPLES: &str = "Examples:
   irtlab fit data.csv --id id --model 3pl --prior c=none --se none --json
   irtlab fit data.csv --id id --model graded --item-model Q1=2pl --probabilities-out p.csv
   irtlab fit data.csv --id id --prior a=lognormal(0,0.5) --scoring wle --scores-out wle.csv
-  irtlab probabilities --item-parameters items.csv --theta -4:4:0.5 --out grid.csv";
+  irtlab probabilities --item-parameters items.csv --theta -4:4:0.5 --out grid.csv
+  irtlab serve --item-parameters items.csv --port 8080 --log";
 
 /// Item Response Theory analysis: prepare data, calibrate IRT models (Rasch, 1PL–4PL, graded,
 /// partial credit, rating scale, nominal), score abilities, compute probabilities. Without a
@@ -52,6 +53,43 @@ enum Command {
     Run(RunArgs),
     /// Run a project's preparation and preprocessing only and write the clean response matrix.
     Prepare(PrepareArgs),
+    /// Serve an item bank over HTTP: category probabilities, ability scores, the items and the
+    /// JSON Schemas of the requests. Stops on Ctrl+C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("bank").required(true).args(["project", "item_parameters"])))]
+struct ServeArgs {
+    /// A project file (*.irtlab.json): its fit is run at start and its items are served.
+    project: Option<PathBuf>,
+    /// An items table (CSV, Parquet or SQLite) in the layout `irtlab fit --items-out` writes.
+    #[arg(long, conflicts_with = "project")]
+    item_parameters: Option<PathBuf>,
+    /// Scaling constant D of the items table's a.
+    #[arg(long, default_value_t = 1.0, conflicts_with = "project")]
+    scaling: f64,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The largest request body taken: 1MB, 512KB, 2MiB or bytes.
+    #[arg(long, default_value = "1MB", value_parser = irtlab::serve::parse_byte_size)]
+    max_body: usize,
+    /// The most entries of any array or map in a request (θ values, items, persons, answers).
+    #[arg(long, default_value_t = 10_000)]
+    max_array: usize,
+    /// The most numbers in one probabilities answer (θ values × item columns).
+    #[arg(long, default_value_t = 1_000_000)]
+    max_values: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Log one line per request to stderr: method, path, status, microseconds.
+    #[arg(long)]
+    log: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -262,6 +300,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Probabilities(args)) => probabilities(args),
         Some(Command::Run(args)) => run_project(args),
         Some(Command::Prepare(args)) => prepare_project(args),
+        Some(Command::Serve(args)) => serve(args),
         None => open_app(cli.path),
     }
 }
@@ -841,5 +880,49 @@ fn prepare_project(args: PrepareArgs) -> Result<()> {
         matrix.n_persons(),
         matrix.n_items()
     );
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let options = irtlab::serve::ServeOptions {
+        host: args.host,
+        port: args.port,
+        max_body: args.max_body,
+        max_array: args.max_array,
+        max_values: args.max_values,
+        workers: args.workers.unwrap_or(0),
+        log: args.log,
+        ..irtlab::serve::ServeOptions::default()
+    };
+    options.validate()?;
+    let bank = match (&args.project, &args.item_parameters) {
+        (Some(project), _) => {
+            let bar = CycleProgress::new(project::Project::load(project)?.model.max_cycles);
+            let bank = irtlab::serve::ItemBank::from_project(
+                project,
+                &mut |p| bar.update(p),
+                &INTERRUPTED,
+            );
+            bar.finish();
+            check_interrupted()?;
+            bank?
+        }
+        (None, Some(items)) => irtlab::serve::ItemBank::from_items_table(items, args.scaling)?,
+        (None, None) => bail!("give a project file or --item-parameters ITEMS"),
+    };
+    irtlab::serve::run(
+        bank,
+        options,
+        |address, service| {
+            println!(
+                "irtlab serve: {} items from {} on http://{address} (Ctrl+C stops)",
+                service.bank().len(),
+                service.bank().origin()
+            );
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        },
+        irtlab::serve::stop_signal(),
+    )?;
+    eprintln!("irtlab serve: stopped");
     Ok(())
 }

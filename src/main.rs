@@ -1,5 +1,5 @@
 //! The `irtlab` binary: with no subcommand it opens the desktop app; `fit`, `probabilities`,
-//! `run` and `prepare` run the same library code headless.
+//! `run`, `prepare` and `serve` run the same library code headless.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
