@@ -1,9 +1,10 @@
 //! The data of every plot irtlab draws — item and category curves, expected scores, item and
 //! test information, test characteristic curves, θ histograms, observed against fitted
-//! proportions, the Wright map — as series of points, and their drawing as SVG. The app draws
-//! the same series on screen; the SVG export and the HTML report use [`svg`]. One code path, so
-//! a saved or reported plot is the plot on the screen.
+//! proportions, item fit and the conditional SEM, the Wright map — as series of points, and
+//! their drawing as SVG. The app draws the same series on screen; the SVG export and the HTML
+//! report use [`svg`]. One code path, so a saved or reported plot is the plot on the screen.
 
+use crate::prediction::diagnostics::{FitPlotGrouping, ItemFitPlot, Reliability};
 use crate::prediction::model::{self, ItemParameters};
 
 /// How a series is drawn.
@@ -42,7 +43,12 @@ pub struct Series {
 
 impl Series {
     /// A series of `style` with colour `color`.
-    pub fn new(name: impl Into<String>, points: Vec<[f64; 2]>, style: SeriesStyle, color: usize) -> Series {
+    pub fn new(
+        name: impl Into<String>,
+        points: Vec<[f64; 2]>,
+        style: SeriesStyle,
+        color: usize,
+    ) -> Series {
         Series {
             name: name.into(),
             points,
@@ -75,7 +81,11 @@ pub struct Plot {
 
 impl Plot {
     /// An empty plot with axis labels.
-    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Plot {
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Plot {
         Plot {
             title: title.into(),
             x_label: x_label.into(),
@@ -155,7 +165,11 @@ pub fn item_curves(items: &[ItemParameters], range: [f64; 2]) -> Plot {
                 plot.series.push(Series::new(
                     format!("{} = {label}", item.item),
                     curve(&thetas, &|t| item.probabilities(t)[c]),
-                    if c % 2 == 0 { style } else { SeriesStyle::Dashed },
+                    if c % 2 == 0 {
+                        style
+                    } else {
+                        SeriesStyle::Dashed
+                    },
                     index,
                 ));
             }
@@ -339,6 +353,83 @@ pub fn wright_map(thetas: &[f64], items: &[ItemParameters], scaling: f64) -> Plo
     plot
 }
 
+/// An item-fit plot: the observed proportions in groups of persons with their 95 % intervals
+/// (points with error bars) over the fitted trace lines; for sum-score groups also the model's
+/// `P(X = c | S = s)` (dashed). Right/wrong items show the keyed category only.
+pub fn item_fit_plot(data: &ItemFitPlot) -> Plot {
+    let by = match data.grouping {
+        FitPlotGrouping::Theta => "θ groups",
+        FitPlotGrouping::SumScore => "sum-score groups",
+    };
+    let mut plot = Plot::new(format!("Item fit: {} ({by})", data.item), "θ", "proportion");
+    plot.y_from_zero = true;
+    plot.y_to_one = true;
+    let k = data.categories.len();
+    let shown: Vec<usize> = if k == 2 { vec![1] } else { (0..k).collect() };
+    for (index, &c) in shown.iter().enumerate() {
+        let label = if k == 2 {
+            data.item.clone()
+        } else {
+            format!("{} = {}", data.item, data.categories[c])
+        };
+        let curve = data
+            .theta
+            .iter()
+            .zip(&data.curves[c])
+            .map(|(&t, &p)| [t, p])
+            .collect();
+        plot.series.push(Series::new(
+            format!("{label} (model)"),
+            curve,
+            SeriesStyle::Line,
+            index,
+        ));
+        let mut observed = Series::new(
+            format!("{label} (observed, 95 % interval)"),
+            data.groups.iter().map(|g| [g.x, g.observed[c]]).collect(),
+            SeriesStyle::Points,
+            index,
+        );
+        observed.intervals = data.groups.iter().map(|g| g.interval[c]).collect();
+        plot.series.push(observed);
+        if data.grouping == FitPlotGrouping::SumScore {
+            plot.series.push(Series::new(
+                format!("{label} (model given the sum score)"),
+                data.groups.iter().map(|g| [g.x, g.expected[c]]).collect(),
+                SeriesStyle::Dashed,
+                index,
+            ));
+        }
+    }
+    plot
+}
+
+/// The conditional standard error of measurement over θ, with the marginal reliability in the
+/// title.
+pub fn conditional_sem_plot(reliability: &Reliability) -> Plot {
+    let mut plot = Plot::new(
+        format!(
+            "Conditional SEM (marginal reliability {:.3})",
+            reliability.marginal
+        ),
+        "θ",
+        "standard error of measurement",
+    );
+    plot.y_from_zero = true;
+    plot.series.push(Series::new(
+        "SEM = 1/√information",
+        reliability
+            .conditional_sem
+            .iter()
+            .filter(|c| c.sem.is_finite())
+            .map(|c| [c.theta, c.sem])
+            .collect(),
+        SeriesStyle::Line,
+        0,
+    ));
+    plot
+}
+
 /// The θ at which an item's expected score is half its maximum (by bisection on [−8, 8]).
 fn half_score_theta(item: &ItemParameters) -> f64 {
     let target = (item.n_categories() - 1) as f64 / 2.0;
@@ -372,7 +463,10 @@ pub fn svg(plot: &Plot) -> String {
         .iter()
         .filter(|s| s.style != SeriesStyle::Labels)
         .count();
-    let (width, height) = (820.0, (460.0f64).max(60.0 + 16.0 * legend_rows.min(40) as f64));
+    let (width, height) = (
+        820.0,
+        (460.0f64).max(60.0 + 16.0 * legend_rows.min(40) as f64),
+    );
     let (left, right, top, bottom) = (70.0, 200.0, 30.0, 50.0);
     let points = || plot.series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
@@ -388,10 +482,10 @@ pub fn svg(plot: &Plot) -> String {
         }
     }
     if plot.y_from_zero {
-        y0 = y0.min(0.0).max(0.0);
+        y0 = 0.0;
     }
     if plot.y_to_one {
-        y1 = y1.max(1.0).min(1.0);
+        y1 = 1.0;
     }
     if !(x0.is_finite() && x1 > x0) {
         (x0, x1) = (-4.0, 4.0);
