@@ -1,9 +1,10 @@
 //! The data of every plot irtlab draws — item and category curves, expected scores, item and
 //! test information, test characteristic curves, θ histograms, observed against fitted
-//! proportions, the Wright map — as series of points, and their drawing as SVG. The app draws
-//! the same series on screen; the SVG export and the HTML report use [`svg`]. One code path, so
-//! a saved or reported plot is the plot on the screen.
+//! proportions, item fit and the conditional SEM, the Wright map — as series of points, and
+//! their drawing as SVG. The app draws the same series on screen; the SVG export and the HTML
+//! report use [`svg`]. One code path, so a saved or reported plot is the plot on the screen.
 
+use crate::prediction::diagnostics::{FitPlotGrouping, ItemFitPlot, Reliability};
 use crate::prediction::model::{self, ItemParameters};
 
 /// How a series is drawn.
@@ -413,6 +414,83 @@ pub fn observed_vs_fitted(
     );
     observed.intervals = intervals;
     plot.series.push(observed);
+    plot
+}
+
+/// An item-fit plot: the observed proportions in groups of persons with their 95 % intervals
+/// (points with error bars) over the fitted trace lines; for sum-score groups also the model's
+/// `P(X = c | S = s)` (dashed). Right/wrong items show the keyed category only.
+pub fn item_fit_plot(data: &ItemFitPlot) -> Plot {
+    let by = match data.grouping {
+        FitPlotGrouping::Theta => "θ groups",
+        FitPlotGrouping::SumScore => "sum-score groups",
+    };
+    let mut plot = Plot::new(format!("Item fit: {} ({by})", data.item), "θ", "proportion");
+    plot.y_from_zero = true;
+    plot.y_to_one = true;
+    let k = data.categories.len();
+    let shown: Vec<usize> = if k == 2 { vec![1] } else { (0..k).collect() };
+    for (index, &c) in shown.iter().enumerate() {
+        let label = if k == 2 {
+            data.item.clone()
+        } else {
+            format!("{} = {}", data.item, data.categories[c])
+        };
+        let curve = data
+            .theta
+            .iter()
+            .zip(&data.curves[c])
+            .map(|(&t, &p)| [t, p])
+            .collect();
+        plot.series.push(Series::new(
+            format!("{label} (model)"),
+            curve,
+            SeriesStyle::Line,
+            index,
+        ));
+        let mut observed = Series::new(
+            format!("{label} (observed, 95 % interval)"),
+            data.groups.iter().map(|g| [g.x, g.observed[c]]).collect(),
+            SeriesStyle::Points,
+            index,
+        );
+        observed.intervals = data.groups.iter().map(|g| g.interval[c]).collect();
+        plot.series.push(observed);
+        if data.grouping == FitPlotGrouping::SumScore {
+            plot.series.push(Series::new(
+                format!("{label} (model given the sum score)"),
+                data.groups.iter().map(|g| [g.x, g.expected[c]]).collect(),
+                SeriesStyle::Dashed,
+                index,
+            ));
+        }
+    }
+    plot
+}
+
+/// The conditional standard error of measurement over θ, with the marginal reliability in the
+/// title.
+pub fn conditional_sem_plot(reliability: &Reliability) -> Plot {
+    let mut plot = Plot::new(
+        format!(
+            "Conditional SEM (marginal reliability {:.3})",
+            reliability.marginal
+        ),
+        "θ",
+        "standard error of measurement",
+    );
+    plot.y_from_zero = true;
+    plot.series.push(Series::new(
+        "SEM = 1/√information",
+        reliability
+            .conditional_sem
+            .iter()
+            .filter(|c| c.sem.is_finite())
+            .map(|c| [c.theta, c.sem])
+            .collect(),
+        SeriesStyle::Line,
+        0,
+    ));
     plot
 }
 

@@ -71,6 +71,49 @@ pub fn gemm_transposed_a(
     }
 }
 
+/// `c = beta·c + a·bᵀ` with `a` m×k (rows `lda` apart), `b` n×k (rows `ldb` apart) and `c`
+/// m×n (rows `ldc` apart), all row-major: products of row blocks of larger matrices.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_a_bt(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    lda: usize,
+    b: &[f64],
+    ldb: usize,
+    beta: f64,
+    c: &mut [f64],
+    ldc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(lda >= k && ldb >= k && ldc >= n);
+    assert!(a.len() >= (m - 1) * lda + k && b.len() >= (n - 1) * ldb + k);
+    assert!(c.len() >= (m - 1) * ldc + n);
+    // SAFETY: the assertions keep every index the kernel touches inside the slices; bᵀ is
+    // read through strides (row stride 1, column stride ldb); `c` does not alias `a` or `b`.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            lda as isize,
+            1,
+            b.as_ptr(),
+            1,
+            ldb as isize,
+            beta,
+            c.as_mut_ptr(),
+            ldc as isize,
+            1,
+        );
+    }
+}
+
 fn to_mat(matrix: &[f64], n: usize) -> Mat<f64> {
     Mat::from_fn(n, n, |i, j| matrix[i * n + j])
 }

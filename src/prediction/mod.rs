@@ -7,10 +7,12 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod classical;
+pub mod diagnostics;
 pub mod estimation;
 pub mod items;
 mod linalg;
 pub mod model;
+pub mod p_adjust;
 pub mod quadrature;
 pub mod responses;
 pub mod scoring;
