@@ -42,7 +42,12 @@ pub struct Series {
 
 impl Series {
     /// A series of `style` with colour `color`.
-    pub fn new(name: impl Into<String>, points: Vec<[f64; 2]>, style: SeriesStyle, color: usize) -> Series {
+    pub fn new(
+        name: impl Into<String>,
+        points: Vec<[f64; 2]>,
+        style: SeriesStyle,
+        color: usize,
+    ) -> Series {
         Series {
             name: name.into(),
             points,
@@ -75,7 +80,11 @@ pub struct Plot {
 
 impl Plot {
     /// An empty plot with axis labels.
-    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Plot {
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Plot {
         Plot {
             title: title.into(),
             x_label: x_label.into(),
@@ -155,7 +164,11 @@ pub fn item_curves(items: &[ItemParameters], range: [f64; 2]) -> Plot {
                 plot.series.push(Series::new(
                     format!("{} = {label}", item.item),
                     curve(&thetas, &|t| item.probabilities(t)[c]),
-                    if c % 2 == 0 { style } else { SeriesStyle::Dashed },
+                    if c % 2 == 0 {
+                        style
+                    } else {
+                        SeriesStyle::Dashed
+                    },
                     index,
                 ));
             }
@@ -372,7 +385,10 @@ pub fn svg(plot: &Plot) -> String {
         .iter()
         .filter(|s| s.style != SeriesStyle::Labels)
         .count();
-    let (width, height) = (820.0, (460.0f64).max(60.0 + 16.0 * legend_rows.min(40) as f64));
+    let (width, height) = (
+        820.0,
+        (460.0f64).max(60.0 + 16.0 * legend_rows.min(40) as f64),
+    );
     let (left, right, top, bottom) = (70.0, 200.0, 30.0, 50.0);
     let points = || plot.series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
@@ -388,10 +404,10 @@ pub fn svg(plot: &Plot) -> String {
         }
     }
     if plot.y_from_zero {
-        y0 = y0.min(0.0).max(0.0);
+        y0 = 0.0;
     }
     if plot.y_to_one {
-        y1 = y1.max(1.0).min(1.0);
+        y1 = 1.0;
     }
     if !(x0.is_finite() && x1 > x0) {
         (x0, x1) = (-4.0, 4.0);

@@ -7,10 +7,14 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod classical;
+pub mod dif;
+pub mod distributions;
 pub mod estimation;
+pub mod groups;
 pub mod items;
 mod linalg;
 pub mod model;
+pub mod p_adjust;
 pub mod quadrature;
 pub mod responses;
 pub mod scoring;
