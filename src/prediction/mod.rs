@@ -8,7 +8,10 @@
 
 pub mod classical;
 pub mod diagnostics;
+pub mod dif;
+pub mod distributions;
 pub mod estimation;
+pub mod groups;
 pub mod items;
 mod linalg;
 pub mod model;

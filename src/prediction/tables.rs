@@ -11,7 +11,7 @@ use polars::prelude::{Column, DataFrame, DataType};
 
 use super::PredictionError;
 use super::classical::ClassicalStatistics;
-use super::estimation::Calibration;
+use super::estimation::{Calibration, FittedItem};
 use super::items::{IrtForm, ItemType, format_categories, parse_categories};
 use super::model::ItemParameters;
 use super::scoring::PersonScore;
@@ -140,7 +140,15 @@ pub fn items_table(
     calibration: &Calibration,
     classical: &ClassicalStatistics,
 ) -> Result<DataFrame, PredictionError> {
-    let items = &calibration.items;
+    fitted_items_table(&calibration.items, classical)
+}
+
+/// The items table of given fitted items (one group of a multiple-group fit, say): the same
+/// columns as [`items_table`].
+pub fn fitted_items_table(
+    items: &[FittedItem],
+    classical: &ClassicalStatistics,
+) -> Result<DataFrame, PredictionError> {
     let names: Vec<&str> = items.iter().map(|i| i.item.as_str()).collect();
     let models: Vec<ItemType> = items.iter().map(|i| i.model).collect();
     let categories: Vec<&[String]> = items.iter().map(|i| i.categories.as_slice()).collect();

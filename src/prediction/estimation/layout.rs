@@ -136,6 +136,16 @@ pub(crate) struct ParameterLayout {
     pub shared: Vec<usize>,
 }
 
+/// Item parameters per group and item, and latent moments per group (reported scale): a fit's
+/// values, independent of which parameters were free.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LayoutValues {
+    /// `items[g][j]`: item j's parameter vector in group g.
+    pub items: Vec<Vec<Vec<f64>>>,
+    /// Per group: latent mean and variance.
+    pub latent: Vec<(f64, f64)>,
+}
+
 /// What a caller decides per item when building a layout.
 pub(crate) struct ItemRequest<'a> {
     pub spec: ItemSpec,
@@ -403,6 +413,75 @@ impl ParameterLayout {
             .collect();
         self.clamp(&mut psi);
         psi
+    }
+
+    /// Every group's item parameter vectors and latent moments at ψ (reported scale), to start
+    /// another layout of the same items and groups from ([`ParameterLayout::psi_from`]).
+    pub fn values(&self, psi: &[f64]) -> LayoutValues {
+        LayoutValues {
+            items: (0..self.slots.len())
+                .map(|g| {
+                    (0..self.items.len())
+                        .map(|j| self.item_parameters(g, j, psi))
+                        .collect()
+                })
+                .collect(),
+            latent: (0..self.latent.len())
+                .map(|g| self.latent(g, psi))
+                .collect(),
+        }
+    }
+
+    /// ψ from given values: each free parameter the average of the values of the slots it
+    /// fills (so parameters made equal across groups start at the groups' mean). `None` when
+    /// the values do not have this layout's shape.
+    pub fn psi_from(&self, values: &LayoutValues) -> Option<Vec<f64>> {
+        if values.items.len() != self.slots.len() || values.latent.len() != self.latent.len() {
+            return None;
+        }
+        let mut sums = vec![0.0; self.n_free()];
+        let mut counts = vec![0usize; self.n_free()];
+        for (g, group) in self.slots.iter().enumerate() {
+            if values.items[g].len() != group.len() {
+                return None;
+            }
+            for (j, item_slots) in group.iter().enumerate() {
+                if values.items[g][j].len() != item_slots.len() {
+                    return None;
+                }
+                for (m, slot) in item_slots.iter().enumerate() {
+                    if let Slot::Free(i) = *slot {
+                        sums[i] += values.items[g][j][m];
+                        counts[i] += 1;
+                    }
+                }
+            }
+        }
+        for (g, (mean, variance)) in self.latent.iter().enumerate() {
+            let (m, v) = values.latent[g];
+            if let Slot::Free(i) = *mean {
+                sums[i] += m;
+                counts[i] += 1;
+            }
+            if let Slot::Free(i) = *variance {
+                sums[i] += v;
+                counts[i] += 1;
+            }
+        }
+        let mut psi: Vec<f64> = sums
+            .iter()
+            .zip(&counts)
+            .zip(&self.free)
+            .map(|((s, &n), p)| {
+                let value = if n > 0 { s / n as f64 } else { 0.0 };
+                match p.kind {
+                    FreeKind::Item(_) => p.transform.estimate_of(value),
+                    _ => value,
+                }
+            })
+            .collect();
+        self.clamp(&mut psi);
+        Some(psi)
     }
 
     /// Whether every item is divide-by-total with parameters linear in its log-odds

@@ -18,6 +18,7 @@ pub(crate) mod em;
 pub(crate) mod estep;
 pub(crate) mod layout;
 pub(crate) mod mstep;
+pub(crate) mod multigroup;
 pub(crate) mod problem;
 pub(crate) mod result;
 pub mod settings;

@@ -297,158 +297,162 @@ impl Calibration {
     }
 }
 
-/// The reported θ metric `θ' = mean + sd·θ` over the estimation metric.
-fn reported_metric(
-    setup: &Setup,
-    psi: &[f64],
-    settings: &FitSettings,
-) -> (f64, f64, Option<usize>) {
+/// The reported θ metric `θ' = sd·θ` over the estimation metric, and the free parameter that
+/// sets it: the Rasch family's common slope σ sets the metric (θ' = σθ/D, slopes reported as 1)
+/// unless anchors fix the scale. The same in every group (the common slope is never per group).
+fn reported_metric(setup: &Setup, psi: &[f64], settings: &FitSettings) -> (f64, Option<usize>) {
     let layout = &setup.problem.layout;
-    // The Rasch family's common slope σ sets the metric (θ' = σθ/D, slopes reported as 1)
-    // unless anchors fix the scale.
     if setup.anchored.iter().any(|&a| a) {
-        return (0.0, 1.0, None);
+        return (1.0, None);
     }
     for (j, item) in layout.items.iter().enumerate() {
         if item.item_type.is_rasch_family()
             && let Slot::Free(i) = layout.slots[0][j][0]
         {
-            return (0.0, psi[i] / settings.scaling, Some(i));
+            return (psi[i] / settings.scaling, Some(i));
         }
     }
-    (0.0, 1.0, None)
+    (1.0, None)
 }
 
-/// Assembles the result from the setup, EM's estimates and their covariance.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn assemble(
-    setup: Setup,
-    settings: &FitSettings,
-    psi: Vec<f64>,
-    cycles: usize,
-    history: Vec<f64>,
-    termination: Termination,
-    log_likelihood: f64,
-    covariance: Option<Vec<f64>>,
-    standard_error_route: Option<String>,
-    extra_warnings: Vec<FitWarning>,
-) -> Calibration {
-    let layout = &setup.problem.layout;
-    let n = layout.n_free();
-    let scaling = settings.scaling;
-    let (mean, sd, _) = reported_metric(&setup, &psi, settings);
-    let metric_of = |psi: &[f64]| reported_metric(&setup, psi, settings);
-    let mut warnings = setup.warnings.clone();
-    warnings.extend(extra_warnings);
-    if termination == Termination::MaxCycles {
-        warnings.push(FitWarning::NotConverged {
-            cycles,
-            tolerance: settings.tolerance,
-        });
-    }
-    // Delta method: the variance of f(ψ) is J Σ Jᵀ, J by central differences over the free
-    // parameters f depends on.
-    let delta = |f: &dyn Fn(&[f64]) -> Vec<f64>, depends: &[usize]| -> Vec<Option<f64>> {
-        let value = f(&psi);
-        let Some(cov) = covariance.as_ref() else {
-            return vec![None; value.len()];
-        };
-        let mut jacobian = vec![vec![0.0; depends.len()]; value.len()];
-        for (x, &i) in depends.iter().enumerate() {
-            let h = 1e-6 * psi[i].abs().max(1.0);
-            let mut plus = psi.clone();
-            let mut minus = psi.clone();
-            plus[i] += h;
-            minus[i] -= h;
-            let (fp, fm) = (f(&plus), f(&minus));
-            for r in 0..value.len() {
-                jacobian[r][x] = (fp[r] - fm[r]) / (2.0 * h);
-            }
-        }
-        jacobian
-            .iter()
-            .map(|row| {
-                if row.iter().all(|v| v.abs() < 1e-12) {
-                    return None;
-                }
-                let mut variance = 0.0;
-                for (x, &i) in depends.iter().enumerate() {
-                    for (y, &k) in depends.iter().enumerate() {
-                        variance += row[x] * cov[i * n + k] * row[y];
-                    }
-                }
-                (variance > 0.0 && variance.is_finite()).then(|| variance.sqrt())
-            })
-            .collect()
+/// Standard errors of `f(ψ)` by the delta method: `J Σ Jᵀ`, the Jacobian J by central
+/// differences over the free parameters `depends` that f depends on. `None` where the
+/// covariance is missing or f does not depend on ψ.
+pub(crate) fn delta_se(
+    psi: &[f64],
+    covariance: Option<&[f64]>,
+    f: &dyn Fn(&[f64]) -> Vec<f64>,
+    depends: &[usize],
+) -> Vec<Option<f64>> {
+    let n = psi.len();
+    let value = f(psi);
+    let Some(cov) = covariance else {
+        return vec![None; value.len()];
     };
-    let metric_parameter = reported_metric(&setup, &psi, settings).2;
-    let items: Vec<FittedItem> = layout
-        .items
+    let mut jacobian = vec![vec![0.0; depends.len()]; value.len()];
+    for (x, &i) in depends.iter().enumerate() {
+        let h = 1e-6 * psi[i].abs().max(1.0);
+        let mut plus = psi.to_vec();
+        let mut minus = psi.to_vec();
+        plus[i] += h;
+        minus[i] -= h;
+        let (fp, fm) = (f(&plus), f(&minus));
+        for r in 0..value.len() {
+            jacobian[r][x] = (fp[r] - fm[r]) / (2.0 * h);
+        }
+    }
+    jacobian
         .iter()
-        .enumerate()
-        .map(|(j, item)| {
-            let model = item.model;
-            let params = model.rescale(&layout.item_parameters(0, j, &psi), mean, sd);
-            let irt = model.irt_form(&params, scaling);
-            let mut depends = layout.item_free[j].clone();
-            if let Some(i) = metric_parameter
-                && !depends.contains(&i)
-            {
-                depends.push(i);
+        .map(|row| {
+            if row.iter().all(|v| v.abs() < 1e-12) {
+                return None;
             }
-            let reported = |psi: &[f64]| -> Vec<f64> {
-                let (m, s, _) = metric_of(psi);
-                let p = model.rescale(&layout.item_parameters(0, j, psi), m, s);
-                let mut out = p.clone();
-                out.extend(model.irt_form(&p, scaling).flatten());
-                out
-            };
-            let ses = delta(&reported, &depends);
-            let n_params = params.len();
-            let parameter_se = ses[..n_params].to_vec();
-            let irt_se = irt.unflatten(&ses[n_params..]);
-            FittedItem {
-                item: item.name.clone(),
-                model: item.item_type,
-                categories: setup.categories[j].clone(),
-                parameter_names: model
-                    .parameters(item.n_categories)
-                    .into_iter()
-                    .map(|p| p.name)
-                    .collect(),
-                parameters: params,
-                parameter_se,
-                irt,
-                irt_se,
-                anchored: setup.anchored[j],
+            let mut variance = 0.0;
+            for (x, &i) in depends.iter().enumerate() {
+                for (y, &k) in depends.iter().enumerate() {
+                    variance += row[x] * cov[i * n + k] * row[y];
+                }
             }
+            (variance > 0.0 && variance.is_finite()).then(|| variance.sqrt())
+        })
+        .collect()
+}
+
+/// Item j as fitted in group g: parameters on the reported metric, IRT form, standard errors.
+pub(crate) fn fitted_item(
+    setup: &Setup,
+    settings: &FitSettings,
+    psi: &[f64],
+    covariance: Option<&[f64]>,
+    g: usize,
+    j: usize,
+) -> FittedItem {
+    let layout = &setup.problem.layout;
+    let item = &layout.items[j];
+    let model = item.model;
+    let scaling = settings.scaling;
+    let (sd, metric_parameter) = reported_metric(setup, psi, settings);
+    let params = model.rescale(&layout.item_parameters(g, j, psi), 0.0, sd);
+    let irt = model.irt_form(&params, scaling);
+    let mut depends: Vec<usize> = layout.slots[g][j]
+        .iter()
+        .filter_map(|slot| match *slot {
+            Slot::Free(i) => Some(i),
+            Slot::Fixed(_) => None,
         })
         .collect();
-    // Latent distribution on the reported metric.
-    let (latent_mean, latent_variance, latent_mean_se, latent_variance_se) = match metric_parameter
+    if let Some(i) = metric_parameter
+        && !depends.contains(&i)
     {
-        Some(i) => {
-            let variance = |psi: &[f64]| {
-                let s = metric_of(psi).1;
-                vec![s * s]
-            };
-            let se = delta(&variance, &[i]);
-            (0.0, sd * sd, None, se[0])
-        }
-        None => {
-            let (m, v) = layout.latent(0, &psi);
-            let se_of = |slot: Slot| match slot {
-                Slot::Free(i) => covariance
-                    .as_ref()
-                    .map(|c| c[i * n + i])
-                    .filter(|v| *v > 0.0)
-                    .map(f64::sqrt),
-                Slot::Fixed(_) => None,
-            };
-            (m, v, se_of(layout.latent[0].0), se_of(layout.latent[0].1))
-        }
+        depends.push(i);
+    }
+    let reported = |psi: &[f64]| -> Vec<f64> {
+        let (s, _) = reported_metric(setup, psi, settings);
+        let p = model.rescale(&layout.item_parameters(g, j, psi), 0.0, s);
+        let mut out = p.clone();
+        out.extend(model.irt_form(&p, scaling).flatten());
+        out
     };
-    // Estimates at a bound, enormous standard errors, negative slopes.
+    let ses = delta_se(psi, covariance, &reported, &depends);
+    let n_params = params.len();
+    let parameter_se = ses[..n_params].to_vec();
+    let irt_se = irt.unflatten(&ses[n_params..]);
+    FittedItem {
+        item: item.name.clone(),
+        model: item.item_type,
+        categories: setup.categories[j].clone(),
+        parameter_names: model
+            .parameters(item.n_categories)
+            .into_iter()
+            .map(|p| p.name)
+            .collect(),
+        parameters: params,
+        parameter_se,
+        irt,
+        irt_se,
+        anchored: setup.anchored[j],
+    }
+}
+
+/// Group g's latent mean and variance on the reported metric, with standard errors:
+/// `(mean, variance, mean SE, variance SE)`.
+pub(crate) fn reported_latent(
+    setup: &Setup,
+    settings: &FitSettings,
+    psi: &[f64],
+    covariance: Option<&[f64]>,
+    g: usize,
+) -> (f64, f64, Option<f64>, Option<f64>) {
+    let layout = &setup.problem.layout;
+    let moments = |psi: &[f64]| -> Vec<f64> {
+        let (s, _) = reported_metric(setup, psi, settings);
+        let (m, v) = layout.latent(g, psi);
+        vec![m * s, v * s * s]
+    };
+    let (_, metric_parameter) = reported_metric(setup, psi, settings);
+    let (mean_slot, variance_slot) = layout.latent[g];
+    let depends: Vec<usize> = [mean_slot, variance_slot]
+        .into_iter()
+        .filter_map(|slot| match slot {
+            Slot::Free(i) => Some(i),
+            Slot::Fixed(_) => None,
+        })
+        .chain(metric_parameter)
+        .collect();
+    let value = moments(psi);
+    let ses = delta_se(psi, covariance, &moments, &depends);
+    (value[0], value[1], ses[0], ses[1])
+}
+
+/// Warnings about the estimates: parameters at a bound, enormous standard errors, negative
+/// slopes of right/wrong items.
+pub(crate) fn estimate_warnings(
+    setup: &Setup,
+    psi: &[f64],
+    items: &[FittedItem],
+) -> Vec<FitWarning> {
+    let layout = &setup.problem.layout;
+    let mut warnings = Vec::new();
     for (i, parameter) in layout.free.iter().enumerate() {
         let (lo, hi) = parameter.bounds;
         if matches!(parameter.kind, FreeKind::Item(_))
@@ -456,7 +460,7 @@ pub(crate) fn assemble(
             && (psi[i] <= lo + 1e-6 || psi[i] >= hi - 1e-6)
         {
             let (item, name) = match parameter.owner {
-                Owner::Item(j) => {
+                Owner::Item(j) if layout.slots.len() == 1 => {
                     let slot = layout.slots[0][j].iter().position(|s| *s == Slot::Free(i));
                     let names = layout.items[j]
                         .model
@@ -475,7 +479,7 @@ pub(crate) fn assemble(
             });
         }
     }
-    for item in &items {
+    for item in items {
         if item.anchored {
             continue;
         }
@@ -497,6 +501,39 @@ pub(crate) fn assemble(
             });
         }
     }
+    warnings
+}
+
+/// Assembles the result from the setup, EM's estimates and their covariance.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn assemble(
+    setup: Setup,
+    settings: &FitSettings,
+    psi: Vec<f64>,
+    cycles: usize,
+    history: Vec<f64>,
+    termination: Termination,
+    log_likelihood: f64,
+    covariance: Option<Vec<f64>>,
+    standard_error_route: Option<String>,
+    extra_warnings: Vec<FitWarning>,
+) -> Calibration {
+    let layout = &setup.problem.layout;
+    let n = layout.n_free();
+    let mut warnings = setup.warnings.clone();
+    warnings.extend(extra_warnings);
+    if termination == Termination::MaxCycles {
+        warnings.push(FitWarning::NotConverged {
+            cycles,
+            tolerance: settings.tolerance,
+        });
+    }
+    let items: Vec<FittedItem> = (0..layout.items.len())
+        .map(|j| fitted_item(&setup, settings, &psi, covariance.as_deref(), 0, j))
+        .collect();
+    let (latent_mean, latent_variance, latent_mean_se, latent_variance_se) =
+        reported_latent(&setup, settings, &psi, covariance.as_deref(), 0);
+    warnings.extend(estimate_warnings(&setup, &psi, &items));
     let k = n;
     let n_persons = setup.n_persons;
     let _ = ParameterKind::Slope;

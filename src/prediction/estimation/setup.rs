@@ -9,7 +9,7 @@ use super::problem::{Group, Problem};
 use super::result::{ExcludedItem, FitWarning};
 use super::settings::{FitSettings, Guessing};
 use crate::prediction::PredictionError;
-use crate::prediction::items::{ItemType, ParameterKind};
+use crate::prediction::items::ParameterKind;
 use crate::prediction::model::ItemParameters;
 use crate::prediction::quadrature::Quadrature;
 use crate::prediction::responses::{Patterns, ResponseMatrix};
@@ -29,6 +29,9 @@ pub(crate) struct Setup {
     pub proportions: Vec<Vec<f64>>,
     /// Per calibrated item: anchored (parameters fixed from the settings).
     pub anchored: Vec<bool>,
+    /// Per group, the persons of the response matrix in it (in order): one group of every
+    /// person for a single-group calibration.
+    pub group_persons: Vec<Vec<usize>>,
 }
 
 impl Setup {
@@ -51,11 +54,33 @@ fn describe_constant(labels: &[String], code: usize, count: usize) -> String {
     }
 }
 
-/// Builds the calibration problem.
-pub(crate) fn problem(
-    responses: &ResponseMatrix,
+/// A calibration's request per item: its spec, the whole vector when anchored, single fixed
+/// parameters.
+type Request = (ItemSpec, Option<Vec<f64>>, Vec<(ParameterKind, f64)>);
+
+/// The items screened and recoded, before any parameter layout: what single- and multiple-group
+/// problems share.
+struct PreparedItems<'a> {
+    /// The response matrix of the calibrated items (recoded where categories were dropped).
+    matrix: std::borrow::Cow<'a, ResponseMatrix>,
+    /// Categories per calibrated item.
+    categories: Vec<usize>,
+    /// Original category values per calibrated item.
+    category_values: Vec<Vec<String>>,
+    excluded: Vec<ExcludedItem>,
+    warnings: Vec<FitWarning>,
+    anchored: Vec<bool>,
+    requests: Vec<Request>,
+    all_fixed: bool,
+    any_anchor: bool,
+}
+
+/// Screens the items: constant or unanswered items are left out, unchosen categories dropped,
+/// anchored items mapped onto their fixed categories, item types checked.
+fn prepare_items<'a>(
+    responses: &'a ResponseMatrix,
     settings: &FitSettings,
-) -> Result<Setup, PredictionError> {
+) -> Result<PreparedItems<'a>, PredictionError> {
     settings.validate()?;
     let mut warnings = Vec::new();
     let mut excluded = Vec::new();
@@ -207,17 +232,6 @@ pub(crate) fn problem(
     } else {
         std::borrow::Cow::Owned(matrix.select_items(&included))
     };
-    let patterns = Patterns::collapse(&matrix);
-    let n_persons = patterns.counts.iter().sum::<f64>() as usize;
-    let n_persons_without_responses = matrix.n_persons() - n_persons;
-    if n_persons < 2 && !all_fixed {
-        return Err(PredictionError::TooFewPersons(n_persons));
-    }
-    if n_persons_without_responses > 0 {
-        warnings.push(FitWarning::PersonsWithoutResponses(
-            n_persons_without_responses,
-        ));
-    }
     let categories: Vec<usize> = (0..matrix.n_items())
         .map(|j| matrix.n_categories(j))
         .collect();
@@ -225,8 +239,6 @@ pub(crate) fn problem(
         .map(|j| matrix.categories(j).to_vec())
         .collect();
     let any_anchor = anchored.iter().any(|&a| a);
-    // Per item: its spec, the whole vector when anchored, single fixed parameters.
-    type Request = (ItemSpec, Option<Vec<f64>>, Vec<(ParameterKind, f64)>);
     let requests: Vec<Request> = (0..matrix.n_items())
         .map(|j| {
             let name = matrix.item_names()[j].clone();
@@ -255,17 +267,83 @@ pub(crate) fn problem(
             )
         })
         .collect();
+    Ok(PreparedItems {
+        matrix,
+        categories,
+        category_values,
+        excluded,
+        warnings,
+        anchored,
+        requests,
+        all_fixed,
+        any_anchor,
+    })
+}
+
+/// Per item, a prior for each parameter kind from the settings.
+type PriorFn = Box<dyn Fn(ParameterKind) -> Option<crate::prediction::items::Prior>>;
+
+fn priors(requests: &[Request], settings: &FitSettings) -> Vec<PriorFn> {
+    requests
+        .iter()
+        .map(|(spec, _, _)| {
+            let name = spec.name.clone();
+            let settings = settings.clone();
+            Box::new(move |kind| settings.prior_for(kind, &name)) as PriorFn
+        })
+        .collect()
+}
+
+/// Observed category proportions per item, pooled over groups (start values).
+fn proportions(groups: &[Group], categories: &[usize]) -> Vec<Vec<f64>> {
+    categories
+        .iter()
+        .enumerate()
+        .map(|(j, &k)| {
+            let mut counts = vec![0.0; k];
+            for group in groups {
+                for (c, v) in counts.iter_mut().zip(&group.category_counts[j]) {
+                    *c += v;
+                }
+            }
+            let total: f64 = counts.iter().sum();
+            counts
+                .iter()
+                .map(|c| if total > 0.0 { c / total } else { 0.0 })
+                .collect()
+        })
+        .collect()
+}
+
+/// Builds the calibration problem of one group.
+pub(crate) fn problem(
+    responses: &ResponseMatrix,
+    settings: &FitSettings,
+) -> Result<Setup, PredictionError> {
+    let PreparedItems {
+        matrix,
+        categories,
+        category_values,
+        excluded,
+        mut warnings,
+        anchored,
+        requests,
+        all_fixed,
+        any_anchor,
+    } = prepare_items(responses, settings)?;
+    let patterns = Patterns::collapse(&matrix);
+    let n_persons = patterns.counts.iter().sum::<f64>() as usize;
+    let n_persons_without_responses = matrix.n_persons() - n_persons;
+    if n_persons < 2 && !all_fixed {
+        return Err(PredictionError::TooFewPersons(n_persons));
+    }
+    if n_persons_without_responses > 0 {
+        warnings.push(FitWarning::PersonsWithoutResponses(
+            n_persons_without_responses,
+        ));
+    }
     let no_groups = |_: usize| false;
-    let priors: Vec<Box<dyn Fn(ParameterKind) -> Option<crate::prediction::items::Prior>>> =
-        requests
-            .iter()
-            .map(|(spec, _, _)| {
-                let name = spec.name.clone();
-                let settings = settings.clone();
-                Box::new(move |kind| settings.prior_for(kind, &name))
-                    as Box<dyn Fn(ParameterKind) -> Option<crate::prediction::items::Prior>>
-            })
-            .collect();
+    let priors = priors(&requests, settings);
     let item_requests: Vec<ItemRequest<'_>> = requests
         .iter()
         .zip(&priors)
@@ -279,23 +357,12 @@ pub(crate) fn problem(
         .collect();
     let latent_free = any_anchor && !all_fixed;
     let layout = ParameterLayout::new(&item_requests, 1, &[(latent_free, latent_free)]);
-    let group = Group::new(patterns, &categories);
-    let proportions = group
-        .category_counts
-        .iter()
-        .map(|counts| {
-            let total: f64 = counts.iter().sum();
-            counts
-                .iter()
-                .map(|c| if total > 0.0 { c / total } else { 0.0 })
-                .collect()
-        })
-        .collect();
-    let _ = ItemType::TwoPl;
+    let groups = vec![Group::new(patterns, &categories)];
+    let proportions = proportions(&groups, &categories);
     Ok(Setup {
         problem: Problem {
             layout,
-            groups: vec![group],
+            groups,
             quadrature: Quadrature::normal(settings.quadrature_points, settings.theta_limit),
         },
         categories: category_values,
@@ -305,5 +372,200 @@ pub(crate) fn problem(
         n_persons_without_responses,
         proportions,
         anchored,
+        group_persons: vec![(0..responses.n_persons()).collect()],
+    })
+}
+
+/// How the groups of a multiple-group problem are told apart and what differs between them.
+pub(crate) struct GroupDesign<'a> {
+    /// Group names, the reference first (for messages).
+    pub names: &'a [String],
+    /// Per person of the response matrix: their group, or `None` (left out).
+    pub membership: &'a [Option<usize>],
+    /// Whether parameter `m` (of kind `kind`) of the item named `item` has its own value in each
+    /// group. Parameters that several items share follow the items: they differ between groups
+    /// only when they differ for every item using them; the Rasch family's common slope (the
+    /// reference group's standard deviation) never differs.
+    pub differs: &'a dyn Fn(&str, usize, ParameterKind) -> bool,
+    /// Per group: whether its latent mean and variance are estimated.
+    pub latent_free: Vec<(bool, bool)>,
+}
+
+/// Builds a multiple-group problem: the same items in every group, with the parameters the
+/// design says differ estimated per group and the others shared.
+pub(crate) fn group_problem(
+    responses: &ResponseMatrix,
+    settings: &FitSettings,
+    design: &GroupDesign<'_>,
+) -> Result<Setup, PredictionError> {
+    let n_groups = design.names.len();
+    let mut group_persons: Vec<Vec<usize>> = vec![Vec::new(); n_groups];
+    for (person, group) in design.membership.iter().enumerate() {
+        if let Some(g) = *group
+            && g < n_groups
+        {
+            group_persons[g].push(person);
+        }
+    }
+    let in_groups: Vec<usize> = (0..responses.n_persons())
+        .filter(|&p| {
+            design
+                .membership
+                .get(p)
+                .copied()
+                .flatten()
+                .is_some_and(|g| g < n_groups)
+        })
+        .collect();
+    let selected = responses.select_persons(&in_groups);
+    let PreparedItems {
+        matrix,
+        categories,
+        category_values,
+        excluded,
+        mut warnings,
+        anchored,
+        requests,
+        all_fixed,
+        any_anchor,
+    } = prepare_items(&selected, settings)?;
+    // Positions within `selected` of each group's persons.
+    let mut position = vec![usize::MAX; responses.n_persons()];
+    for (at, &p) in in_groups.iter().enumerate() {
+        position[p] = at;
+    }
+    let mut groups = Vec::with_capacity(n_groups);
+    let mut n_persons = 0;
+    let mut n_persons_without_responses = 0;
+    for (g, persons) in group_persons.iter().enumerate() {
+        let rows: Vec<usize> = persons.iter().map(|&p| position[p]).collect();
+        let patterns = Patterns::collapse(&matrix.select_persons(&rows));
+        let answering = patterns.counts.iter().sum::<f64>() as usize;
+        if answering < 2 && !all_fixed {
+            return Err(PredictionError::Data(format!(
+                "group {} has {answering} persons with responses; each group needs at least 2",
+                crate::text::quoted(&design.names[g])
+            )));
+        }
+        n_persons += answering;
+        n_persons_without_responses += persons.len() - answering;
+        groups.push(Group::new(patterns, &categories));
+    }
+    if n_persons_without_responses > 0 {
+        warnings.push(FitWarning::PersonsWithoutResponses(
+            n_persons_without_responses,
+        ));
+    }
+    // Which parameters differ between groups: first per item, then shared parameters only when
+    // every item using them differs.
+    let specs: Vec<Vec<crate::prediction::items::ParameterSpec>> = requests
+        .iter()
+        .map(|(spec, _, _)| spec.model.parameters(spec.n_categories))
+        .collect();
+    let mut differs: Vec<Vec<bool>> = requests
+        .iter()
+        .zip(&specs)
+        .map(|((spec, _, _), parameters)| {
+            parameters
+                .iter()
+                .enumerate()
+                .map(|(m, p)| {
+                    let rasch_scale =
+                        matches!(p.sharing, crate::prediction::items::Sharing::Shared(_))
+                            && p.kind == ParameterKind::Slope
+                            && spec.item_type.is_rasch_family();
+                    n_groups > 1 && !rasch_scale && (design.differs)(&spec.name, m, p.kind)
+                })
+                .collect()
+        })
+        .collect();
+    let mut shared_differs: std::collections::HashMap<(&'static str, usize), bool> =
+        std::collections::HashMap::new();
+    for (j, parameters) in specs.iter().enumerate() {
+        for (m, p) in parameters.iter().enumerate() {
+            if let crate::prediction::items::Sharing::Shared(key) = p.sharing {
+                let entry = shared_differs.entry((key, m)).or_insert(true);
+                *entry &= differs[j][m];
+            }
+        }
+    }
+    for (j, parameters) in specs.iter().enumerate() {
+        for (m, p) in parameters.iter().enumerate() {
+            if let crate::prediction::items::Sharing::Shared(key) = p.sharing {
+                differs[j][m] = shared_differs.get(&(key, m)).copied().unwrap_or(false);
+            }
+        }
+    }
+    // An item with its own parameters in a group must vary in that group.
+    for (j, (spec, fixed, _)) in requests.iter().enumerate() {
+        if fixed.is_some() || !differs[j].iter().any(|&d| d) {
+            continue;
+        }
+        for (g, group) in groups.iter().enumerate() {
+            let used = group.category_counts[j]
+                .iter()
+                .filter(|&&c| c > 0.0)
+                .count();
+            if used < 2 {
+                return Err(PredictionError::Data(format!(
+                    "item {}: in group {} {}; its parameters cannot differ between groups (make it equal across groups)",
+                    crate::text::quoted(&spec.name),
+                    crate::text::quoted(&design.names[g]),
+                    if used == 0 {
+                        "nobody answered it".to_string()
+                    } else {
+                        "every response is the same".to_string()
+                    }
+                )));
+            }
+        }
+    }
+    let priors = priors(&requests, settings);
+    let per_group: Vec<Box<dyn Fn(usize) -> bool>> = differs
+        .iter()
+        .map(|d| {
+            let d = d.clone();
+            Box::new(move |m: usize| d.get(m).copied().unwrap_or(false))
+                as Box<dyn Fn(usize) -> bool>
+        })
+        .collect();
+    let item_requests: Vec<ItemRequest<'_>> = requests
+        .iter()
+        .zip(&priors)
+        .zip(&per_group)
+        .map(
+            |(((spec, fixed, fixed_kinds), prior), per_group)| ItemRequest {
+                spec: spec.clone(),
+                fixed: fixed.clone(),
+                fixed_kinds,
+                prior: prior.as_ref(),
+                per_group: per_group.as_ref(),
+            },
+        )
+        .collect();
+    // With fixed (anchored) items every group's distribution is estimated on their metric.
+    let latent_free: Vec<(bool, bool)> = if any_anchor && !all_fixed {
+        vec![(true, true); n_groups]
+    } else {
+        (0..n_groups)
+            .map(|g| design.latent_free.get(g).copied().unwrap_or((false, false)))
+            .collect()
+    };
+    let layout = ParameterLayout::new(&item_requests, n_groups, &latent_free);
+    let proportions = proportions(&groups, &categories);
+    Ok(Setup {
+        problem: Problem {
+            layout,
+            groups,
+            quadrature: Quadrature::normal(settings.quadrature_points, settings.theta_limit),
+        },
+        categories: category_values,
+        excluded,
+        warnings,
+        n_persons,
+        n_persons_without_responses,
+        proportions,
+        anchored,
+        group_persons,
     })
 }
