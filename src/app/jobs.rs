@@ -24,6 +24,8 @@ pub enum JobKind {
     Export,
     /// Waiting for a system file dialog.
     Dialog,
+    /// A stage's own analysis (fit statistics, DIF, classical tables, a report).
+    Stage(super::stages::StageId),
 }
 
 impl JobKind {

@@ -74,6 +74,8 @@ pub enum JobOutput {
     Exported(PathBuf),
     /// A system file dialog closed: what was chosen, and how long it was open.
     Picked(DialogPurpose, Option<PathBuf>, Duration),
+    /// A stage's own job finished; the stage takes its result.
+    Stage(stages::StageId, Box<dyn std::any::Any + Send>),
 }
 
 const SETTINGS_KEY: &str = "irtlab-settings";
@@ -223,9 +225,11 @@ impl IrtlabApp {
     }
 
     fn broadcast(&mut self, event: AppEvent) {
-        for part in &mut self.parts {
-            part.on_event(&event, &self.state);
-        }
+        self.with_parts(|parts, ctx| {
+            for part in parts.iter_mut() {
+                part.on_event(&event, ctx);
+            }
+        });
     }
 
     /// Opens a project file or a data file. The current analysis stays when it fails.
@@ -751,7 +755,10 @@ impl IrtlabApp {
         for (kind, result) in self.jobs.poll() {
             match result {
                 Err(JobError::Cancelled) => {
-                    if matches!(kind, JobKind::Fit | JobKind::Export | JobKind::Load) {
+                    if matches!(
+                        kind,
+                        JobKind::Fit | JobKind::Export | JobKind::Load | JobKind::Stage(_)
+                    ) {
                         self.status = format!("{} cancelled", job_name(kind));
                     }
                 }
@@ -759,6 +766,11 @@ impl IrtlabApp {
                     match kind {
                         JobKind::Fit => self.state.results.fit_error = Some(message.clone()),
                         JobKind::Load => self.load_failed(&message),
+                        JobKind::Stage(stage) => self.with_parts(|parts, _| {
+                            if let Some(part) = parts.iter_mut().find(|p| p.id() == stage) {
+                                part.failed(&message);
+                            }
+                        }),
                         _ => {}
                     }
                     self.notify(message, true);
@@ -888,6 +900,11 @@ impl IrtlabApp {
                 }
                 None => {}
             },
+            JobOutput::Stage(stage, output) => self.with_parts(|parts, ctx| {
+                if let Some(part) = parts.iter_mut().find(|p| p.id() == stage) {
+                    part.finished(output, ctx);
+                }
+            }),
         }
     }
 
@@ -1255,6 +1272,7 @@ fn job_name(kind: JobKind) -> &'static str {
         JobKind::Score => "Scoring",
         JobKind::Export => "Export",
         JobKind::Dialog => "File dialog",
+        JobKind::Stage(stage) => stage.label(),
     }
 }
 

@@ -330,7 +330,7 @@ impl StagePart for Export {
         }
     }
 
-    fn on_event(&mut self, event: &AppEvent, _state: &AppState) {
+    fn on_event(&mut self, event: &AppEvent, _ctx: &mut StageContext<'_>) {
         match event {
             AppEvent::Opened => {
                 self.last_written = None;

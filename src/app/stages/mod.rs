@@ -4,7 +4,9 @@
 //! commands. Adding a stage is one file implementing [`StagePart`] and one entry in
 //! [`StageId`] and [`parts`].
 
+pub mod dif;
 pub mod export;
+pub mod model_fit;
 pub mod plots;
 pub mod prediction;
 pub mod preparation;
@@ -31,6 +33,10 @@ pub enum StageId {
     Preprocessing,
     /// Fit or enter parameters.
     Prediction,
+    /// Item fit, model fit, local dependence, reliability, model comparison.
+    Fit,
+    /// Differential item functioning between two groups.
+    Dif,
     /// Curves.
     Plots,
     /// Tables to files.
@@ -44,6 +50,8 @@ impl StageId {
             StageId::Preparation => "Preparation",
             StageId::Preprocessing => "Preprocessing",
             StageId::Prediction => "Prediction",
+            StageId::Fit => "Fit",
+            StageId::Dif => "DIF",
             StageId::Plots => "Plots",
             StageId::Export => "Export",
         }
@@ -56,6 +64,8 @@ pub fn parts() -> Vec<Box<dyn StagePart>> {
         Box::new(preparation::Preparation),
         Box::new(preprocessing::Preprocessing::default()),
         Box::new(prediction::Prediction::default()),
+        Box::new(model_fit::ModelFit::default()),
+        Box::new(dif::Dif::default()),
         Box::new(plots::Plots::default()),
         Box::new(export::Export::default()),
     ]
@@ -156,8 +166,15 @@ pub trait StagePart {
     /// Draws the panel.
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut StageContext<'_>);
 
+    /// Takes the result of a job this part started as [`super::jobs::JobKind::Stage`] (the
+    /// part downcasts it to its own type).
+    fn finished(&mut self, _output: Box<dyn std::any::Any + Send>, _ctx: &mut StageContext<'_>) {}
+
+    /// Hears that a job this part started failed.
+    fn failed(&mut self, _message: &str) {}
+
     /// Reacts to an event.
-    fn on_event(&mut self, _event: &AppEvent, _state: &AppState) {}
+    fn on_event(&mut self, _event: &AppEvent, _ctx: &mut StageContext<'_>) {}
 
     /// The file name a save dialog for `purpose` proposes, when this part knows it.
     fn file_name(&self, _purpose: DialogPurpose) -> Option<String> {

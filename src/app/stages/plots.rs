@@ -818,7 +818,7 @@ impl StagePart for Plots {
         StageStatus::normal(text)
     }
 
-    fn on_event(&mut self, event: &AppEvent, state: &AppState) {
+    fn on_event(&mut self, event: &AppEvent, ctx: &mut StageContext<'_>) {
         match event {
             AppEvent::Opened => {
                 self.known_items.clear();
@@ -827,7 +827,7 @@ impl StagePart for Plots {
                 self.observed_cache = None;
             }
             AppEvent::ItemsChanged => {
-                let (items, _) = state.results.items();
+                let (items, _) = ctx.state.results.items();
                 self.on_new_items(&items);
                 self.observed_cache = None;
             }

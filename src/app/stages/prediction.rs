@@ -149,7 +149,7 @@ impl StagePart for Prediction {
         }
     }
 
-    fn on_event(&mut self, event: &AppEvent, _state: &AppState) {
+    fn on_event(&mut self, event: &AppEvent, _ctx: &mut StageContext<'_>) {
         if matches!(event, AppEvent::Opened) {
             self.sort = None;
         }

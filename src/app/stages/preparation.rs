@@ -7,7 +7,7 @@ use eframe::egui;
 use super::Named;
 
 use super::{
-    AppEvent, Level, StageContext, StageId, StagePart, StageStatus, column_combo, column_name_combo,
+    Level, StageContext, StageId, StagePart, StageStatus, column_combo, column_name_combo,
 };
 use crate::app::JobOutput;
 use crate::app::commands::{Command, CommandId, Edit};
@@ -56,8 +56,6 @@ impl StagePart for Preparation {
             None => StageStatus::normal("no data"),
         }
     }
-
-    fn on_event(&mut self, _event: &AppEvent, _state: &AppState) {}
 
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut StageContext<'_>) {
         ui.heading("Preparation");

@@ -418,7 +418,7 @@ impl StagePart for Preprocessing {
         }
     }
 
-    fn on_event(&mut self, event: &AppEvent, _state: &AppState) {
+    fn on_event(&mut self, event: &AppEvent, _ctx: &mut StageContext<'_>) {
         if let AppEvent::StepAdded(index) = event {
             self.focus_step = Some(*index);
         }
