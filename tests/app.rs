@@ -558,3 +558,150 @@ fn save_as_elsewhere_keeps_the_source_reachable_and_never_overwrites_it() {
     assert!(harness.state().status.contains("data source"));
     assert_eq!(std::fs::read(&database).unwrap(), before);
 }
+
+#[test]
+fn fit_statistics_follow_each_fit_and_the_comparison_tests_the_nested_models() {
+    use irtlab::app::stages::model_fit::ModelFit;
+    use irtlab::prediction::diagnostics::{DiagnosticsOptions, diagnose};
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = sample_harness(dir.path());
+    run_until(&mut harness, "the automatic fit", fitted);
+    run_until(&mut harness, "the fit statistics", |app| {
+        !app.is_running(JobKind::Stage(StageId::Fit))
+    });
+    show(&mut harness, StageId::Fit);
+    harness.run();
+    // The app shows what the library computes for the same fit.
+    let fit = harness.state().state.results.fit.clone().unwrap();
+    let direct = diagnose(
+        &fit.matrix,
+        &fit.analysis.calibration,
+        &DiagnosticsOptions::default(),
+        &mut |_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .unwrap();
+    let shown = harness
+        .state_mut()
+        .part::<ModelFit>()
+        .unwrap()
+        .diagnostics()
+        .cloned()
+        .expect("statistics computed after the fit");
+    assert_eq!(shown.item_fit.len(), 20);
+    let m2 = shown
+        .model_fit
+        .clone()
+        .expect("M2 for 20 right/wrong items");
+    assert_eq!(m2.statistic.name(), "M2");
+    assert_eq!(m2.df, 20.0 * 21.0 / 2.0 - 40.0);
+    assert!((m2.value - direct.model_fit.unwrap().value).abs() < 1e-9);
+    assert!(has_label(&harness, "RMSEA"));
+    assert!(has_label(&harness, "Q01"));
+
+    // Add the 2PL to the comparison, fit the 1PL, add it: one LR test with df 40 − 21.
+    harness.get_by_label("Model comparison").click();
+    harness.run_steps(2);
+    harness
+        .get_by_label("Add this fit to the comparison")
+        .click();
+    harness.run_steps(2);
+    harness.state_mut().state.document.project.model.model = irtlab::prediction::ItemType::OnePl;
+    harness.state_mut().send(Command::Edited(Edit::Model));
+    harness.run_steps(2);
+    harness.state_mut().start_fit();
+    run_until(&mut harness, "the 1PL fit and its statistics", |app| {
+        fitted(app)
+            && !app.is_running(JobKind::Stage(StageId::Fit))
+            && app.state.results.fit.as_ref().is_some_and(|f| {
+                f.analysis.calibration.settings.model == irtlab::prediction::ItemType::OnePl
+            })
+    });
+    harness
+        .get_by_label("Add this fit to the comparison")
+        .click();
+    harness.run_steps(2);
+    let models = harness
+        .state_mut()
+        .part::<ModelFit>()
+        .unwrap()
+        .comparison()
+        .to_vec();
+    assert_eq!(models.len(), 2);
+    let table = irtlab::prediction::diagnostics::compare(models);
+    assert_eq!(table.tests.len(), 1);
+    assert_eq!(table.tests[0].df, 19.0);
+    assert!(table.tests[0].chi_square > 0.0);
+    assert!(has_label(&harness, "Likelihood-ratio tests"));
+    harness.run();
+}
+
+#[test]
+fn dif_by_gender_runs_in_the_background_and_shows_the_library_s_table() {
+    use irtlab::app::stages::dif::Dif;
+    use irtlab::prediction::dif::{DifSettings, run_dif};
+    use irtlab::prediction::groups::Groups;
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = sample_harness(dir.path());
+    run_until(&mut harness, "the data", matrix_ready);
+    show(&mut harness, StageId::Dif);
+    harness.run();
+    harness
+        .get_by_role_and_label(Role::ComboBox, "Group column")
+        .click();
+    harness.run_steps(2);
+    harness.get_by_label("gender").click();
+    harness.run_steps(2);
+    harness.get_by_label("Run DIF").click();
+    harness.run_steps(1);
+    run_until(&mut harness, "the DIF run", |app| {
+        !app.is_running(JobKind::Stage(StageId::Dif))
+    });
+    let report = harness
+        .state_mut()
+        .part::<Dif>()
+        .unwrap()
+        .report()
+        .cloned()
+        .expect("a DIF report");
+    assert_eq!(report.groups.column, "gender");
+    // The same analysis through the library directly.
+    let app = harness.state();
+    let matrix = app.state.data.matrix().unwrap().clone();
+    let frame = &app
+        .state
+        .data
+        .processed
+        .as_ref()
+        .unwrap()
+        .pipeline
+        .as_ref()
+        .unwrap()
+        .output;
+    let groups = Groups::from_dataframe(frame, "gender", None, None).unwrap();
+    let direct = run_dif(
+        &matrix,
+        &groups,
+        &DifSettings {
+            methods: report.settings.methods.clone(),
+            anchors: report.settings.anchors.clone(),
+            p_adjust: report.settings.p_adjust,
+            ..DifSettings::default()
+        },
+        &mut |_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(report.rows.len(), direct.rows.len());
+    assert_eq!(report.rows.len(), 2 * 20, "MH and logistic for 20 items");
+    for (a, b) in report.rows.iter().zip(&direct.rows) {
+        assert_eq!(a.item, b.item);
+        assert!(a.p.is_nan() && b.p.is_nan() || (a.p - b.p).abs() < 1e-12);
+    }
+    assert_eq!(
+        report.groups.n_reference + report.groups.n_focal + report.groups.n_missing,
+        matrix.n_persons()
+    );
+    assert!(has_label(&harness, "Mantel–Haenszel"));
+    harness.run();
+}
