@@ -38,11 +38,18 @@ pub struct Series {
     pub labels: Vec<String>,
     /// Vertical error bars (low, high) per point, when given.
     pub intervals: Vec<[f64; 2]>,
+    /// Drawn heavier: a thicker line, larger markers (the key in a distractor plot).
+    pub heavy: bool,
 }
 
 impl Series {
     /// A series of `style` with colour `color`.
-    pub fn new(name: impl Into<String>, points: Vec<[f64; 2]>, style: SeriesStyle, color: usize) -> Series {
+    pub fn new(
+        name: impl Into<String>,
+        points: Vec<[f64; 2]>,
+        style: SeriesStyle,
+        color: usize,
+    ) -> Series {
         Series {
             name: name.into(),
             points,
@@ -50,6 +57,7 @@ impl Series {
             color,
             labels: Vec::new(),
             intervals: Vec::new(),
+            heavy: false,
         }
     }
 }
@@ -71,11 +79,17 @@ pub struct Plot {
     pub y_to_one: bool,
     /// A second y axis on the right for series scaled by this factor (test information's SE).
     pub secondary: Option<(String, f64)>,
+    /// Labelled ticks on the x axis instead of evenly spaced numbers (`Some(empty)`: none).
+    pub x_ticks: Option<Vec<(f64, String)>>,
 }
 
 impl Plot {
     /// An empty plot with axis labels.
-    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Plot {
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Plot {
         Plot {
             title: title.into(),
             x_label: x_label.into(),
@@ -84,6 +98,7 @@ impl Plot {
             y_from_zero: false,
             y_to_one: false,
             secondary: None,
+            x_ticks: None,
         }
     }
 }
@@ -155,7 +170,11 @@ pub fn item_curves(items: &[ItemParameters], range: [f64; 2]) -> Plot {
                 plot.series.push(Series::new(
                     format!("{} = {label}", item.item),
                     curve(&thetas, &|t| item.probabilities(t)[c]),
-                    if c % 2 == 0 { style } else { SeriesStyle::Dashed },
+                    if c % 2 == 0 {
+                        style
+                    } else {
+                        SeriesStyle::Dashed
+                    },
                     index,
                 ));
             }
@@ -283,6 +302,8 @@ pub fn theta_histogram(thetas: &[f64], width: f64) -> Plot {
 /// vertical θ scale, items labelled.
 pub fn wright_map(thetas: &[f64], items: &[ItemParameters], scaling: f64) -> Plot {
     let mut plot = Plot::new("Wright map (persons and items)", "persons ◀   ▶ items", "θ");
+    // The x axis only separates persons from items: no numbers on it.
+    plot.x_ticks = Some(Vec::new());
     let width = 0.25;
     let mut counts = std::collections::BTreeMap::new();
     for t in thetas.iter().filter(|t| t.is_finite()) {
@@ -354,6 +375,113 @@ fn half_score_theta(item: &ItemParameters) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// The distribution of total scores (the classical analysis's histogram): persons per total
+/// score, one bar per score.
+pub fn total_score_histogram(distribution: &[(usize, usize)], max_total: usize) -> Plot {
+    let n: usize = distribution.iter().map(|d| d.1).sum();
+    let mut plot = Plot::new(
+        format!("Total scores (n = {n})"),
+        format!("total score (0–{max_total})"),
+        "persons",
+    );
+    plot.y_from_zero = true;
+    plot.series.push(Series::new(
+        format!("persons (n = {n})"),
+        distribution
+            .iter()
+            .map(|&(score, count)| [score as f64, count as f64])
+            .collect(),
+        SeriesStyle::Bars(0.8),
+        0,
+    ));
+    plot
+}
+
+/// The distractor plot of one item (as ShinyItemAnalysis's `plotDistractorAnalysis`): the
+/// proportion of each score group choosing each option, lowest group on the left, the key drawn
+/// heavier. With `fitted` (a nominal-model fit to the answers), the groups sit at their mean θ
+/// and the model's option curves are drawn over θ.
+pub fn distractor_plot(
+    item: &crate::prediction::distractors::DistractorItem,
+    group_labels: &[String],
+    fitted: Option<&crate::prediction::distractors::NominalOverlay>,
+) -> Plot {
+    let fitted_item = fitted.and_then(|f| f.item(&item.item).map(|i| (f, i)));
+    let mut plot = Plot::new(
+        format!(
+            "{}: options by total-score group (key {})",
+            item.item, item.key
+        ),
+        if fitted_item.is_some() {
+            "θ (groups at their mean θ estimate)"
+        } else {
+            "total-score group (lowest to highest)"
+        },
+        "proportion choosing the option",
+    );
+    plot.y_from_zero = true;
+    plot.y_to_one = true;
+    let x_of = |g: usize| -> Option<f64> {
+        match fitted_item {
+            Some((f, _)) => f.group_theta.get(g).copied().flatten(),
+            None => Some(g as f64 + 1.0),
+        }
+    };
+    if fitted_item.is_none() {
+        plot.x_ticks = Some(
+            group_labels
+                .iter()
+                .enumerate()
+                .map(|(g, label)| (g as f64 + 1.0, label.clone()))
+                .collect(),
+        );
+    }
+    for (index, option) in item.options.iter().enumerate() {
+        let points: Vec<[f64; 2]> = option
+            .group_proportions
+            .iter()
+            .enumerate()
+            .filter_map(|(g, p)| Some([x_of(g)?, (*p)?]))
+            .collect();
+        let name = if option.is_key {
+            format!("{} (key)", option.option)
+        } else {
+            option.option.clone()
+        };
+        let line_style = if fitted_item.is_some() || option.is_no_answer {
+            SeriesStyle::Dashed
+        } else {
+            SeriesStyle::Line
+        };
+        let mut line = Series::new(name.clone(), points.clone(), line_style, index);
+        line.heavy = option.is_key;
+        let mut markers = Series::new("", points, SeriesStyle::Points, index);
+        markers.heavy = option.is_key;
+        plot.series.push(line);
+        plot.series.push(markers);
+        if let Some((_, fitted)) = fitted_item
+            && let Some(c) = fitted
+                .categories
+                .iter()
+                .position(|l| crate::prediction::distractors::matches_key(l, &option.option))
+        {
+            let thetas = theta_grid([-4.0, 4.0]);
+            let mut curve = Series::new(
+                format!("{name}: nominal model"),
+                thetas
+                    .iter()
+                    .map(|&t| [t, fitted.probabilities(t)[c]])
+                    .collect(),
+                SeriesStyle::Line,
+                index,
+            );
+            curve.heavy = option.is_key;
+            plot.series.push(curve);
+        }
+    }
+    plot
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -370,9 +498,12 @@ pub fn svg(plot: &Plot) -> String {
     let legend_rows = plot
         .series
         .iter()
-        .filter(|s| s.style != SeriesStyle::Labels)
+        .filter(|s| s.style != SeriesStyle::Labels && !s.name.is_empty())
         .count();
-    let (width, height) = (820.0, (460.0f64).max(60.0 + 16.0 * legend_rows.min(40) as f64));
+    let (width, height) = (
+        820.0,
+        (460.0f64).max(60.0 + 16.0 * legend_rows.min(40) as f64),
+    );
     let (left, right, top, bottom) = (70.0, 200.0, 30.0, 50.0);
     let points = || plot.series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
@@ -388,16 +519,22 @@ pub fn svg(plot: &Plot) -> String {
         }
     }
     if plot.y_from_zero {
-        y0 = y0.min(0.0).max(0.0);
+        y0 = y0.min(0.0);
     }
     if plot.y_to_one {
-        y1 = y1.max(1.0).min(1.0);
+        y1 = y1.max(1.0);
     }
     if !(x0.is_finite() && x1 > x0) {
         (x0, x1) = (-4.0, 4.0);
     }
     if !(y0.is_finite() && y1.is_finite() && y1 > y0) {
         (y0, y1) = (0.0, 1.0);
+    }
+    if let Some(ticks) = plot.x_ticks.as_ref().filter(|t| !t.is_empty()) {
+        let lo = ticks.iter().map(|t| t.0).fold(x0, f64::min);
+        let hi = ticks.iter().map(|t| t.0).fold(x1, f64::max);
+        let pad = 0.06 * (hi - lo).max(1e-9);
+        (x0, x1) = (lo - pad, hi + pad);
     }
     let labels_right = plot.series.iter().any(|s| s.style == SeriesStyle::Labels);
     if labels_right {
@@ -419,14 +556,30 @@ pub fn svg(plot: &Plot) -> String {
         b = height - bottom,
         r = width - right,
     );
+    match &plot.x_ticks {
+        Some(ticks) => {
+            for (x, label) in ticks {
+                out += &format!(
+                    "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                    sx(*x),
+                    height - bottom + 16.0,
+                    escape(label)
+                );
+            }
+        }
+        None => {
+            for k in 0..=8 {
+                let x = x0 + (x1 - x0) * k as f64 / 8.0;
+                out += &format!(
+                    "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{:.1}</text>\n",
+                    sx(x),
+                    height - bottom + 16.0,
+                    x
+                );
+            }
+        }
+    }
     for k in 0..=8 {
-        let x = x0 + (x1 - x0) * k as f64 / 8.0;
-        out += &format!(
-            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{:.1}</text>\n",
-            sx(x),
-            height - bottom + 16.0,
-            x
-        );
         let y = y0 + (y1 - y0) * k as f64 / 8.0;
         out += &format!(
             "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.2}</text>\n<line x1=\"{left}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#eeeeee\"/>\n",
@@ -483,7 +636,8 @@ pub fn svg(plot: &Plot) -> String {
                     ""
                 };
                 out += &format!(
-                    "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash} points=\"{}\"/>\n",
+                    "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"{}\"{dash} points=\"{}\"/>\n",
+                    if s.heavy { 4 } else { 2 },
                     path.join(" ")
                 );
             }
@@ -498,9 +652,10 @@ pub fn svg(plot: &Plot) -> String {
                         );
                     }
                     out += &format!(
-                        "<circle cx=\"{:.2}\" cy=\"{:.2}\" r=\"4\" fill=\"{color}\"/>\n",
+                        "<circle cx=\"{:.2}\" cy=\"{:.2}\" r=\"{}\" fill=\"{color}\"/>\n",
                         sx(p[0]),
-                        sy(p[1])
+                        sy(p[1]),
+                        if s.heavy { 6 } else { 4 }
                     );
                 }
             }
@@ -538,12 +693,16 @@ pub fn svg(plot: &Plot) -> String {
                 continue;
             }
         }
+        if s.name.is_empty() {
+            continue;
+        }
         if legend < 40 {
             let ly = top + 16.0 * legend as f64 + 8.0;
             let x = width - right + if plot.secondary.is_some() { 60.0 } else { 12.0 };
             out += &format!(
-                "<rect x=\"{x}\" y=\"{:.1}\" width=\"12\" height=\"4\" fill=\"{color}\"/><text x=\"{}\" y=\"{:.1}\">{}</text>\n",
-                ly - 4.0,
+                "<rect x=\"{x}\" y=\"{:.1}\" width=\"12\" height=\"{}\" fill=\"{color}\"/><text x=\"{}\" y=\"{:.1}\">{}</text>\n",
+                ly - if s.heavy { 5.0 } else { 4.0 },
+                if s.heavy { 6 } else { 4 },
                 x + 18.0,
                 ly + 1.0,
                 escape(&s.name)

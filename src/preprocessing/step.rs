@@ -304,7 +304,9 @@ impl Step {
             Step::SelectColumns { columns } if columns.is_empty() => {
                 Some("choose the columns to keep")
             }
-            Step::DropColumns { columns } if columns.is_empty() => Some("choose the columns to drop"),
+            Step::DropColumns { columns } if columns.is_empty() => {
+                Some("choose the columns to drop")
+            }
             Step::RenameColumns { mapping } if mapping.iter().all(|m| m.from.is_empty()) => {
                 Some("choose a column to rename")
             }
@@ -313,9 +315,9 @@ impl Step {
             {
                 Some("choose a column for the condition")
             }
-            Step::Recode { columns, mapping, .. }
-                if columns.is_empty() || mapping.iter().all(|m| m.from.is_empty()) =>
-            {
+            Step::Recode {
+                columns, mapping, ..
+            } if columns.is_empty() || mapping.iter().all(|m| m.from.is_empty()) => {
                 Some("choose the columns and the values to recode")
             }
             Step::ScoreKey { key } if key.iter().all(|k| k.column.is_empty()) => {
