@@ -319,6 +319,13 @@ pub fn wright_map(thetas: &[f64], items: &[ItemParameters], scaling: f64) -> Plo
         SeriesStyle::HorizontalBars(width),
         0,
     ));
+    // Items far outside the persons (a nearly flat item's b can be ±20) would squash the map:
+    // they are drawn at its edge, labelled with their location and an arrow.
+    let (person_lo, person_hi) = thetas
+        .iter()
+        .filter(|t| t.is_finite())
+        .fold((-3.0f64, 3.0f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+    let (edge_lo, edge_hi) = ((person_lo - 1.0).max(-8.0), (person_hi + 1.0).min(8.0));
     let mut points = Vec::new();
     let mut labels = Vec::new();
     for item in items {
@@ -331,12 +338,20 @@ pub fn wright_map(thetas: &[f64], items: &[ItemParameters], scaling: f64) -> Plo
         };
         for (k, b) in locations.iter().enumerate() {
             if b.is_finite() {
-                labels.push(if locations.len() > 1 {
+                let name = if locations.len() > 1 {
                     format!("{}.{}", item.item, k + 1)
                 } else {
                     item.item.clone()
-                });
-                points.push([0.0, *b]);
+                };
+                let (label, y) = if *b > edge_hi {
+                    (format!("{name} ↑ {b:.1}"), edge_hi)
+                } else if *b < edge_lo {
+                    (format!("{name} ↓ {b:.1}"), edge_lo)
+                } else {
+                    (name, *b)
+                };
+                labels.push(label);
+                points.push([0.0, y]);
             }
         }
     }
@@ -346,13 +361,14 @@ pub fn wright_map(thetas: &[f64], items: &[ItemParameters], scaling: f64) -> Plo
     let mut last_y = f64::NEG_INFINITY;
     let mut column = 0usize;
     for &i in &order {
-        if (points[i][1] - last_y).abs() < 0.15 {
+        // Labels closer than a line of text (about 1/28 of the height) go side by side.
+        if (points[i][1] - last_y).abs() < (edge_hi - edge_lo) / 28.0 {
             column += 1;
         } else {
             column = 0;
         }
         last_y = points[i][1];
-        points[i][0] = 0.15 + 0.45 * column as f64;
+        points[i][0] = 0.15 + 0.6 * column as f64;
     }
     let mut series = Series::new("items", points, SeriesStyle::Labels, 1);
     series.labels = labels;
@@ -493,6 +509,31 @@ fn hex(rgb: [u8; 3]) -> String {
     format!("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2])
 }
 
+/// Tick values at round numbers (1, 2, 2.5 or 5 times a power of ten) inside [lo, hi], about
+/// eight intervals, and the decimals they need.
+pub fn nice_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) {
+        return (Vec::new(), 0);
+    }
+    let raw = (hi - lo) / 8.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let (step, extra) = [(1.0, 0), (2.0, 0), (2.5, 1), (5.0, 0), (10.0, 0)]
+        .into_iter()
+        .map(|(m, e)| (m * magnitude, e))
+        .find(|(s, _)| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or((10.0 * magnitude, 0));
+    let decimals = (-(step.log10().floor()) as i64 + extra).max(0) as usize;
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    let ticks = (first..=last)
+        .map(|k| {
+            let v = k as f64 * step;
+            if v.abs() < step * 1e-9 { 0.0 } else { v }
+        })
+        .collect();
+    (ticks, decimals)
+}
+
 /// The plot as an SVG document: axes with ticks, the series, a legend beside the plot area.
 pub fn svg(plot: &Plot) -> String {
     let legend_rows = plot
@@ -568,10 +609,10 @@ pub fn svg(plot: &Plot) -> String {
             }
         }
         None => {
-            for k in 0..=8 {
-                let x = x0 + (x1 - x0) * k as f64 / 8.0;
+            let (ticks, decimals) = nice_ticks(x0, x1);
+            for x in ticks {
                 out += &format!(
-                    "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{:.1}</text>\n",
+                    "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{:.decimals$}</text>\n",
                     sx(x),
                     height - bottom + 16.0,
                     x
@@ -579,10 +620,10 @@ pub fn svg(plot: &Plot) -> String {
             }
         }
     }
-    for k in 0..=8 {
-        let y = y0 + (y1 - y0) * k as f64 / 8.0;
+    let (ticks, decimals) = nice_ticks(y0, y1);
+    for y in ticks {
         out += &format!(
-            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.2}</text>\n<line x1=\"{left}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#eeeeee\"/>\n",
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.decimals$}</text>\n<line x1=\"{left}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#eeeeee\"/>\n",
             left - 6.0,
             sy(y) + 4.0,
             y,
@@ -592,13 +633,13 @@ pub fn svg(plot: &Plot) -> String {
         );
     }
     if let Some((label, factor)) = &plot.secondary {
-        for k in 0..=8 {
-            let y = y0 + (y1 - y0) * k as f64 / 8.0;
+        let (ticks, decimals) = nice_ticks(y0 / factor, y1 / factor);
+        for v in ticks {
             out += &format!(
-                "<text x=\"{}\" y=\"{:.1}\">{:.2}</text>\n",
+                "<text x=\"{}\" y=\"{:.1}\">{:.decimals$}</text>\n",
                 width - right + 6.0,
-                sy(y) + 4.0,
-                y / factor
+                sy(v * factor) + 4.0,
+                v
             );
         }
         out += &format!(

@@ -414,12 +414,16 @@ pub struct DistractorInput {
     pub key: Vec<KeyEntry>,
     /// Where they came from.
     pub source: KeySource,
+    /// Whether the persons are those left after every step (followed by person id); `false`
+    /// when the persons are those the score-by-key step saw (no person-id column to follow).
+    pub persons_followed: bool,
 }
 
 /// The unscored answers and key of a prepared project: the input of its (last) score-by-key
 /// step and that step's key; without such a step, the response columns after the steps with
 /// the project's key table (`classical.key`), or `key_table` when given. `None` when there is
-/// no key at all.
+/// no key at all. Persons that later steps remove are left out when the project names a
+/// person-id column (they are matched by id).
 pub fn distractor_input(
     project: &Project,
     prepared: &Prepared,
@@ -461,11 +465,76 @@ pub fn distractor_input(
         Some(sparse) => sparse_matrix(&ItemSelection::Named { columns }, id_column, frame, sparse)?,
         None => ResponseMatrix::from_dataframe(frame, id_column, Some(&columns))?,
     };
+    // Steps after the key (a filter, say) may drop persons: follow them by person id.
+    let mut persons_followed = false;
+    let answers = match (source, id_column) {
+        (KeySource::ScoreKeyStep(_), Some(id)) => {
+            match person_id_texts(&prepared.pipeline.output, id) {
+                Some(remaining) => {
+                    let remaining: std::collections::HashSet<&str> =
+                        remaining.iter().map(String::as_str).collect();
+                    let keep: Vec<usize> = (0..answers.n_persons())
+                        .filter(|&p| remaining.contains(answers.person_ids()[p].as_str()))
+                        .collect();
+                    persons_followed = true;
+                    if keep.len() == answers.n_persons() {
+                        answers
+                    } else {
+                        answers.select_persons(&keep)
+                    }
+                }
+                None => answers,
+            }
+        }
+        _ => answers,
+    };
     Ok(Some(DistractorInput {
         answers,
         key,
         source,
+        persons_followed: persons_followed || source == KeySource::KeyTable,
     }))
+}
+
+impl DistractorInput {
+    /// Where the answers and key came from, in words, for reports.
+    pub fn describe(&self, project: &Project) -> String {
+        let source = match self.source {
+            KeySource::ScoreKeyStep(index) => format!(
+                "the answers as step {} ({}) received them, and its key",
+                index + 1,
+                project
+                    .steps
+                    .get(index)
+                    .map_or("Score by key", |s| s.step.kind_label())
+            ),
+            KeySource::KeyTable => {
+                "the response columns after the steps, with the key table".into()
+            }
+        };
+        let persons = if self.persons_followed {
+            "the persons left after every step"
+        } else {
+            "the persons at that step (later steps' removals are not followed without a person-id column)"
+        };
+        format!("{source}; {persons}")
+    }
+}
+
+/// The values of column `id` as text, when the table has it.
+fn person_id_texts(frame: &DataFrame, id: &str) -> Option<Vec<String>> {
+    let column = frame.column(id).ok()?;
+    let text = column
+        .as_materialized_series()
+        .cast(&polars::prelude::DataType::String)
+        .ok()?;
+    Some(
+        text.str()
+            .ok()?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect(),
+    )
 }
 
 /// The classical item analysis of a project's response matrix and, when there is a key, the
