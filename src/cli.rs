@@ -3,6 +3,8 @@
 //! computes anything (never an input, folders that exist) and writes them all together or not
 //! at all.
 
+mod ctt;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -53,6 +55,13 @@ enum Command {
     Run(RunArgs),
     /// Run a project's preparation and preprocessing only and write the clean response matrix.
     Prepare(PrepareArgs),
+    /// Classical item analysis of a data file (difficulty, RIT, RIR, ULI, alpha if dropped, %
+    /// missing, alpha with its interval, split halves, SEM); with --key, of unscored answers,
+    /// with the distractor analysis.
+    #[command(name = "items-ctt")]
+    ItemsCtt(ctt::ItemsCttArgs),
+    /// Run a project and write the whole analysis as one self-contained HTML report.
+    Report(ctt::ReportArgs),
     /// Serve an item bank over HTTP: category probabilities, ability scores, the items and the
     /// JSON Schemas of the requests. Stops on Ctrl+C or SIGTERM.
     Serve(ServeArgs),
@@ -106,6 +115,10 @@ struct RunArgs {
     /// × item table would be enormous).
     #[arg(long)]
     skip_probabilities: bool,
+    /// Also write ctt.csv, ctt_test.csv and (with a key) distractors.csv, as the project's
+    /// `classical.write_tables` asks.
+    #[arg(long)]
+    ctt: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -301,6 +314,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Run(args)) => run_project(args),
         Some(Command::Prepare(args)) => prepare_project(args),
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::ItemsCtt(args)) => ctt::items_ctt(args),
+        Some(Command::Report(args)) => ctt::report(args),
         None => open_app(cli.path),
     }
 }
@@ -824,6 +839,13 @@ fn run_project(args: RunArgs) -> Result<()> {
     let prepared = prepare_with_interrupts(&project, base.as_deref())?;
     print_preparation(&project, &prepared);
     let matrix = project::response_matrix(&project, &prepared)?;
+    let classical = if args.ctt || project.classical.write_tables {
+        let run = project::classical_run(&project, &prepared, &matrix, None)?;
+        ctt::add_classical_outputs(&mut outputs, &args.out, run.distractors.is_some())?;
+        Some(run)
+    } else {
+        None
+    };
     eprintln!(
         "response matrix: {} persons × {} items, {} missing responses{}",
         matrix.n_persons(),
@@ -850,6 +872,13 @@ fn run_project(args: RunArgs) -> Result<()> {
     let mut frames = vec![analysis.items_table()?, analysis.scores_table()?];
     if !args.skip_probabilities {
         frames.push(analysis.person_probabilities_table()?);
+    }
+    if let Some(run) = &classical {
+        frames.push(run.classical.items_table()?);
+        frames.push(run.classical.test_table()?);
+        if let Some(d) = &run.distractors {
+            frames.push(d.table()?);
+        }
     }
     outputs.write(&mut frames)?;
     let written: Vec<String> = outputs

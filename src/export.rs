@@ -649,3 +649,20 @@ pub fn export_table(
 pub fn write_table_to(frame: &mut DataFrame, path: &Path, table: &str) -> Result<(), ExportError> {
     export_table(frame, &Destination::for_path(path, table)?, &[])
 }
+
+/// Writes a document (a report, an SVG) to `path` atomically: refused when `path` is one of
+/// `inputs` or its folder cannot take the file; otherwise written to a temporary file beside
+/// it and renamed into place, so the file is whole or absent.
+pub fn write_document(path: &Path, bytes: &[u8], inputs: &[PathBuf]) -> Result<(), ExportError> {
+    check_document_output(path, inputs)?;
+    write_atomically(path, |file| {
+        std::io::Write::write_all(file, bytes).map_err(|e| e.to_string())
+    })
+}
+
+/// Checks, before any work, that a document can be written to `path`: it is none of `inputs`
+/// and its folder exists and takes new files.
+pub fn check_document_output(path: &Path, inputs: &[PathBuf]) -> Result<(), ExportError> {
+    check_not_input(path, inputs)?;
+    check_folder(path)
+}

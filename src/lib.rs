@@ -14,6 +14,7 @@ pub mod prediction;
 pub mod preparation;
 pub mod preprocessing;
 pub mod project;
+pub mod report;
 pub mod serve;
 pub mod text;
 

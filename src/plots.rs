@@ -39,6 +39,8 @@ pub struct Series {
     pub labels: Vec<String>,
     /// Vertical error bars (low, high) per point, when given.
     pub intervals: Vec<[f64; 2]>,
+    /// Drawn heavier: a thicker line, larger markers (the key in a distractor plot).
+    pub heavy: bool,
 }
 
 impl Series {
@@ -56,6 +58,7 @@ impl Series {
             color,
             labels: Vec::new(),
             intervals: Vec::new(),
+            heavy: false,
         }
     }
 }
@@ -77,6 +80,8 @@ pub struct Plot {
     pub y_to_one: bool,
     /// A second y axis on the right for series scaled by this factor (test information's SE).
     pub secondary: Option<(String, f64)>,
+    /// Labelled ticks on the x axis instead of evenly spaced numbers (`Some(empty)`: none).
+    pub x_ticks: Option<Vec<(f64, String)>>,
 }
 
 impl Plot {
@@ -94,6 +99,7 @@ impl Plot {
             y_from_zero: false,
             y_to_one: false,
             secondary: None,
+            x_ticks: None,
         }
     }
 }
@@ -297,6 +303,8 @@ pub fn theta_histogram(thetas: &[f64], width: f64) -> Plot {
 /// vertical θ scale, items labelled.
 pub fn wright_map(thetas: &[f64], items: &[ItemParameters], scaling: f64) -> Plot {
     let mut plot = Plot::new("Wright map (persons and items)", "persons ◀   ▶ items", "θ");
+    // The x axis only separates persons from items: no numbers on it.
+    plot.x_ticks = Some(Vec::new());
     let width = 0.25;
     let mut counts = std::collections::BTreeMap::new();
     for t in thetas.iter().filter(|t| t.is_finite()) {
@@ -312,6 +320,13 @@ pub fn wright_map(thetas: &[f64], items: &[ItemParameters], scaling: f64) -> Plo
         SeriesStyle::HorizontalBars(width),
         0,
     ));
+    // Items far outside the persons (a nearly flat item's b can be ±20) would squash the map:
+    // they are drawn at its edge, labelled with their location and an arrow.
+    let (person_lo, person_hi) = thetas
+        .iter()
+        .filter(|t| t.is_finite())
+        .fold((-3.0f64, 3.0f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+    let (edge_lo, edge_hi) = ((person_lo - 1.0).max(-8.0), (person_hi + 1.0).min(8.0));
     let mut points = Vec::new();
     let mut labels = Vec::new();
     for item in items {
@@ -324,12 +339,20 @@ pub fn wright_map(thetas: &[f64], items: &[ItemParameters], scaling: f64) -> Plo
         };
         for (k, b) in locations.iter().enumerate() {
             if b.is_finite() {
-                labels.push(if locations.len() > 1 {
+                let name = if locations.len() > 1 {
                     format!("{}.{}", item.item, k + 1)
                 } else {
                     item.item.clone()
-                });
-                points.push([0.0, *b]);
+                };
+                let (label, y) = if *b > edge_hi {
+                    (format!("{name} ↑ {b:.1}"), edge_hi)
+                } else if *b < edge_lo {
+                    (format!("{name} ↓ {b:.1}"), edge_lo)
+                } else {
+                    (name, *b)
+                };
+                labels.push(label);
+                points.push([0.0, y]);
             }
         }
     }
@@ -339,13 +362,14 @@ pub fn wright_map(thetas: &[f64], items: &[ItemParameters], scaling: f64) -> Plo
     let mut last_y = f64::NEG_INFINITY;
     let mut column = 0usize;
     for &i in &order {
-        if (points[i][1] - last_y).abs() < 0.15 {
+        // Labels closer than a line of text (about 1/28 of the height) go side by side.
+        if (points[i][1] - last_y).abs() < (edge_hi - edge_lo) / 28.0 {
             column += 1;
         } else {
             column = 0;
         }
         last_y = points[i][1];
-        points[i][0] = 0.15 + 0.45 * column as f64;
+        points[i][0] = 0.15 + 0.6 * column as f64;
     }
     let mut series = Series::new("items", points, SeriesStyle::Labels, 1);
     series.labels = labels;
@@ -509,6 +533,113 @@ fn half_score_theta(item: &ItemParameters) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// The distribution of total scores (the classical analysis's histogram): persons per total
+/// score, one bar per score.
+pub fn total_score_histogram(distribution: &[(usize, usize)], max_total: usize) -> Plot {
+    let n: usize = distribution.iter().map(|d| d.1).sum();
+    let mut plot = Plot::new(
+        format!("Total scores (n = {n})"),
+        format!("total score (0–{max_total})"),
+        "persons",
+    );
+    plot.y_from_zero = true;
+    plot.series.push(Series::new(
+        format!("persons (n = {n})"),
+        distribution
+            .iter()
+            .map(|&(score, count)| [score as f64, count as f64])
+            .collect(),
+        SeriesStyle::Bars(0.8),
+        0,
+    ));
+    plot
+}
+
+/// The distractor plot of one item (as ShinyItemAnalysis's `plotDistractorAnalysis`): the
+/// proportion of each score group choosing each option, lowest group on the left, the key drawn
+/// heavier. With `fitted` (a nominal-model fit to the answers), the groups sit at their mean θ
+/// and the model's option curves are drawn over θ.
+pub fn distractor_plot(
+    item: &crate::prediction::distractors::DistractorItem,
+    group_labels: &[String],
+    fitted: Option<&crate::prediction::distractors::NominalOverlay>,
+) -> Plot {
+    let fitted_item = fitted.and_then(|f| f.item(&item.item).map(|i| (f, i)));
+    let mut plot = Plot::new(
+        format!(
+            "{}: options by total-score group (key {})",
+            item.item, item.key
+        ),
+        if fitted_item.is_some() {
+            "θ (groups at their mean θ estimate)"
+        } else {
+            "total-score group (lowest to highest)"
+        },
+        "proportion choosing the option",
+    );
+    plot.y_from_zero = true;
+    plot.y_to_one = true;
+    let x_of = |g: usize| -> Option<f64> {
+        match fitted_item {
+            Some((f, _)) => f.group_theta.get(g).copied().flatten(),
+            None => Some(g as f64 + 1.0),
+        }
+    };
+    if fitted_item.is_none() {
+        plot.x_ticks = Some(
+            group_labels
+                .iter()
+                .enumerate()
+                .map(|(g, label)| (g as f64 + 1.0, label.clone()))
+                .collect(),
+        );
+    }
+    for (index, option) in item.options.iter().enumerate() {
+        let points: Vec<[f64; 2]> = option
+            .group_proportions
+            .iter()
+            .enumerate()
+            .filter_map(|(g, p)| Some([x_of(g)?, (*p)?]))
+            .collect();
+        let name = if option.is_key {
+            format!("{} (key)", option.option)
+        } else {
+            option.option.clone()
+        };
+        let line_style = if fitted_item.is_some() || option.is_no_answer {
+            SeriesStyle::Dashed
+        } else {
+            SeriesStyle::Line
+        };
+        let mut line = Series::new(name.clone(), points.clone(), line_style, index);
+        line.heavy = option.is_key;
+        let mut markers = Series::new("", points, SeriesStyle::Points, index);
+        markers.heavy = option.is_key;
+        plot.series.push(line);
+        plot.series.push(markers);
+        if let Some((_, fitted)) = fitted_item
+            && let Some(c) = fitted
+                .categories
+                .iter()
+                .position(|l| crate::prediction::distractors::matches_key(l, &option.option))
+        {
+            let thetas = theta_grid([-4.0, 4.0]);
+            let mut curve = Series::new(
+                format!("{name}: nominal model"),
+                thetas
+                    .iter()
+                    .map(|&t| [t, fitted.probabilities(t)[c]])
+                    .collect(),
+                SeriesStyle::Line,
+                index,
+            );
+            curve.heavy = option.is_key;
+            plot.series.push(curve);
+        }
+    }
+    plot
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -520,12 +651,37 @@ fn hex(rgb: [u8; 3]) -> String {
     format!("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2])
 }
 
+/// Tick values at round numbers (1, 2, 2.5 or 5 times a power of ten) inside [lo, hi], about
+/// eight intervals, and the decimals they need.
+pub fn nice_ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) {
+        return (Vec::new(), 0);
+    }
+    let raw = (hi - lo) / 8.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let (step, extra) = [(1.0, 0), (2.0, 0), (2.5, 1), (5.0, 0), (10.0, 0)]
+        .into_iter()
+        .map(|(m, e)| (m * magnitude, e))
+        .find(|(s, _)| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or((10.0 * magnitude, 0));
+    let decimals = (-(step.log10().floor()) as i64 + extra).max(0) as usize;
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    let ticks = (first..=last)
+        .map(|k| {
+            let v = k as f64 * step;
+            if v.abs() < step * 1e-9 { 0.0 } else { v }
+        })
+        .collect();
+    (ticks, decimals)
+}
+
 /// The plot as an SVG document: axes with ticks, the series, a legend beside the plot area.
 pub fn svg(plot: &Plot) -> String {
     let legend_rows = plot
         .series
         .iter()
-        .filter(|s| s.style != SeriesStyle::Labels)
+        .filter(|s| s.style != SeriesStyle::Labels && !s.name.is_empty())
         .count();
     let (width, height) = (
         820.0,
@@ -557,6 +713,12 @@ pub fn svg(plot: &Plot) -> String {
     if !(y0.is_finite() && y1.is_finite() && y1 > y0) {
         (y0, y1) = (0.0, 1.0);
     }
+    if let Some(ticks) = plot.x_ticks.as_ref().filter(|t| !t.is_empty()) {
+        let lo = ticks.iter().map(|t| t.0).fold(x0, f64::min);
+        let hi = ticks.iter().map(|t| t.0).fold(x1, f64::max);
+        let pad = 0.06 * (hi - lo).max(1e-9);
+        (x0, x1) = (lo - pad, hi + pad);
+    }
     let labels_right = plot.series.iter().any(|s| s.style == SeriesStyle::Labels);
     if labels_right {
         x1 += 0.6;
@@ -577,17 +739,33 @@ pub fn svg(plot: &Plot) -> String {
         b = height - bottom,
         r = width - right,
     );
-    for k in 0..=8 {
-        let x = x0 + (x1 - x0) * k as f64 / 8.0;
+    match &plot.x_ticks {
+        Some(ticks) => {
+            for (x, label) in ticks {
+                out += &format!(
+                    "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                    sx(*x),
+                    height - bottom + 16.0,
+                    escape(label)
+                );
+            }
+        }
+        None => {
+            let (ticks, decimals) = nice_ticks(x0, x1);
+            for x in ticks {
+                out += &format!(
+                    "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{:.decimals$}</text>\n",
+                    sx(x),
+                    height - bottom + 16.0,
+                    x
+                );
+            }
+        }
+    }
+    let (ticks, decimals) = nice_ticks(y0, y1);
+    for y in ticks {
         out += &format!(
-            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{:.1}</text>\n",
-            sx(x),
-            height - bottom + 16.0,
-            x
-        );
-        let y = y0 + (y1 - y0) * k as f64 / 8.0;
-        out += &format!(
-            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.2}</text>\n<line x1=\"{left}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#eeeeee\"/>\n",
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.decimals$}</text>\n<line x1=\"{left}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#eeeeee\"/>\n",
             left - 6.0,
             sy(y) + 4.0,
             y,
@@ -597,13 +775,13 @@ pub fn svg(plot: &Plot) -> String {
         );
     }
     if let Some((label, factor)) = &plot.secondary {
-        for k in 0..=8 {
-            let y = y0 + (y1 - y0) * k as f64 / 8.0;
+        let (ticks, decimals) = nice_ticks(y0 / factor, y1 / factor);
+        for v in ticks {
             out += &format!(
-                "<text x=\"{}\" y=\"{:.1}\">{:.2}</text>\n",
+                "<text x=\"{}\" y=\"{:.1}\">{:.decimals$}</text>\n",
                 width - right + 6.0,
-                sy(y) + 4.0,
-                y / factor
+                sy(v * factor) + 4.0,
+                v
             );
         }
         out += &format!(
@@ -641,7 +819,8 @@ pub fn svg(plot: &Plot) -> String {
                     ""
                 };
                 out += &format!(
-                    "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash} points=\"{}\"/>\n",
+                    "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"{}\"{dash} points=\"{}\"/>\n",
+                    if s.heavy { 4 } else { 2 },
                     path.join(" ")
                 );
             }
@@ -656,9 +835,10 @@ pub fn svg(plot: &Plot) -> String {
                         );
                     }
                     out += &format!(
-                        "<circle cx=\"{:.2}\" cy=\"{:.2}\" r=\"4\" fill=\"{color}\"/>\n",
+                        "<circle cx=\"{:.2}\" cy=\"{:.2}\" r=\"{}\" fill=\"{color}\"/>\n",
                         sx(p[0]),
-                        sy(p[1])
+                        sy(p[1]),
+                        if s.heavy { 6 } else { 4 }
                     );
                 }
             }
@@ -696,12 +876,16 @@ pub fn svg(plot: &Plot) -> String {
                 continue;
             }
         }
+        if s.name.is_empty() {
+            continue;
+        }
         if legend < 40 {
             let ly = top + 16.0 * legend as f64 + 8.0;
             let x = width - right + if plot.secondary.is_some() { 60.0 } else { 12.0 };
             out += &format!(
-                "<rect x=\"{x}\" y=\"{:.1}\" width=\"12\" height=\"4\" fill=\"{color}\"/><text x=\"{}\" y=\"{:.1}\">{}</text>\n",
-                ly - 4.0,
+                "<rect x=\"{x}\" y=\"{:.1}\" width=\"12\" height=\"{}\" fill=\"{color}\"/><text x=\"{}\" y=\"{:.1}\">{}</text>\n",
+                ly - if s.heavy { 5.0 } else { 4.0 },
+                if s.heavy { 6 } else { 4 },
                 x + 18.0,
                 ly + 1.0,
                 escape(&s.name)

@@ -9,12 +9,14 @@ use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
 use crate::export::write_atomically;
+use crate::prediction::classical::{ClassicalAnalysis, ClassicalSettings, classical_analysis};
+use crate::prediction::distractors::{DistractorAnalysis, DistractorSettings, distractor_analysis};
 use crate::prediction::{
     self, Analysis, FitSettings, PredictionError, Progress, ResponseMatrix, ScoringMethod,
 };
 use crate::preparation::sparse::{NO_VALUE, SparseResponses};
 use crate::preparation::{Layout, LayoutReport, PreparationError, ResponseColumns, Source};
-use crate::preprocessing::{PipelineError, PipelineRun, PipelineStep, run_pipeline_with};
+use crate::preprocessing::{KeyEntry, PipelineError, PipelineRun, PipelineStep, run_pipeline_with};
 
 /// The project file format version this program writes and reads.
 pub const PROJECT_VERSION: u32 = 1;
@@ -42,6 +44,33 @@ pub struct Project {
     /// Ability estimation.
     #[serde(default)]
     pub scoring: ScoringMethod,
+    /// Classical item analysis and distractor analysis (left out of the file while at their
+    /// defaults, so files that do not use them read in older versions too).
+    #[serde(default, skip_serializing_if = "ClassicalOptions::is_default")]
+    pub classical: ClassicalOptions,
+}
+
+/// The project's settings of the classical item analysis and the distractor analysis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassicalOptions {
+    /// `irtlab run` also writes `ctt.csv` (items), `ctt_test.csv` (test) and, when there is a
+    /// key, `distractors.csv`.
+    pub write_tables: bool,
+    /// Item-analysis settings (the upper–lower index's groups).
+    pub items: ClassicalSettings,
+    /// Distractor-analysis settings (score groups, the options offered).
+    pub distractors: DistractorSettings,
+    /// The answer key for the distractor analysis of data that have no score-by-key step (the
+    /// response columns then hold the unscored answers). A score-by-key step's key wins.
+    pub key: Vec<KeyEntry>,
+}
+
+impl ClassicalOptions {
+    /// Whether every setting is at its default.
+    pub fn is_default(&self) -> bool {
+        self == &ClassicalOptions::default()
+    }
 }
 
 /// What went wrong with a project.
@@ -77,6 +106,7 @@ impl Project {
             response_columns: ResponseColumns::default(),
             model: FitSettings::default(),
             scoring: ScoringMethod::default(),
+            classical: ClassicalOptions::default(),
         }
     }
 
@@ -93,6 +123,16 @@ impl Project {
             .model
             .validate()
             .map_err(|e| format!("model settings: {e}"))?;
+        project
+            .classical
+            .items
+            .validate()
+            .map_err(|e| format!("classical settings: {e}"))?;
+        project
+            .classical
+            .distractors
+            .validate()
+            .map_err(|e| format!("distractor settings: {e}"))?;
         Ok(project)
     }
 
@@ -213,7 +253,7 @@ pub fn response_matrix(
     }
     let id_column = project.response_columns.id_column.as_deref();
     if let Some(sparse) = &prepared.pipeline.sparse {
-        return sparse_matrix(project, frame, sparse);
+        return sparse_matrix(&project.response_columns.items, id_column, frame, sparse);
     }
     let items = project
         .response_columns
@@ -225,16 +265,17 @@ pub fn response_matrix(
     )?)
 }
 
-/// The response matrix of long data held sparse: persons from the person table, the items the
-/// project names among the sparse items, categories from each item's values.
+/// The response matrix of long data held sparse: persons from the person table, the `items`
+/// among the sparse items, categories from each item's values.
 fn sparse_matrix(
-    project: &Project,
+    items: &crate::preparation::ItemSelection,
+    id_column: Option<&str>,
     frame: &DataFrame,
     sparse: &SparseResponses,
 ) -> Result<ResponseMatrix, ProjectError> {
     use crate::preparation::layout::matches_pattern;
     use crate::preparation::{ItemSelection, PreparationError};
-    let selected: Vec<usize> = match &project.response_columns.items {
+    let selected: Vec<usize> = match items {
         ItemSelection::Auto => (0..sparse.item_names.len()).collect(),
         ItemSelection::Named { columns } => columns
             .iter()
@@ -253,12 +294,12 @@ fn sparse_matrix(
             .filter(|&j| matches_pattern(pattern, &sparse.item_names[j]))
             .collect(),
     };
-    let person_ids: Vec<String> = match &project.response_columns.id_column {
+    let person_ids: Vec<String> = match id_column {
         Some(id) => {
             let column = frame
                 .column(id)
                 .map_err(|_| PreparationError::ColumnNotFound {
-                    column: id.clone(),
+                    column: id.to_string(),
                     available: frame
                         .get_column_names()
                         .iter()
@@ -355,5 +396,183 @@ pub fn run_project(
         prepared,
         matrix,
         analysis,
+    })
+}
+
+/// Where the distractor analysis's answers come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// The input of the score-by-key step at this 0-based position, and its key.
+    ScoreKeyStep(usize),
+    /// The response columns after the steps, with the project's key table.
+    KeyTable,
+}
+
+/// The unscored answers and their key, for the distractor analysis.
+#[derive(Clone, Debug)]
+pub struct DistractorInput {
+    /// One column per keyed item; its categories are the answer options.
+    pub answers: ResponseMatrix,
+    /// The key.
+    pub key: Vec<KeyEntry>,
+    /// Where they came from.
+    pub source: KeySource,
+    /// Whether the persons are those left after every step (followed by person id); `false`
+    /// when the persons are those the score-by-key step saw (no person-id column to follow).
+    pub persons_followed: bool,
+}
+
+/// The unscored answers and key of a prepared project: the input of its (last) score-by-key
+/// step and that step's key; without such a step, the response columns after the steps with
+/// the project's key table (`classical.key`), or `key_table` when given. `None` when there is
+/// no key at all. Persons that later steps remove are left out when the project names a
+/// person-id column (they are matched by id).
+pub fn distractor_input(
+    project: &Project,
+    prepared: &Prepared,
+    key_table: Option<&[KeyEntry]>,
+) -> Result<Option<DistractorInput>, ProjectError> {
+    use crate::preparation::ItemSelection;
+    let id_column = project.response_columns.id_column.as_deref();
+    let (frame, sparse, key, source) = match &prepared.pipeline.score_key_input {
+        Some(input) => (
+            &input.frame,
+            input.sparse.as_ref(),
+            input.key.clone(),
+            KeySource::ScoreKeyStep(input.index),
+        ),
+        None => {
+            let key = match key_table {
+                Some(key) => key.to_vec(),
+                None => project.classical.key.clone(),
+            };
+            if key.is_empty() {
+                return Ok(None);
+            }
+            (
+                &prepared.pipeline.output,
+                prepared.pipeline.sparse.as_ref(),
+                key,
+                KeySource::KeyTable,
+            )
+        }
+    };
+    let key: Vec<KeyEntry> = key.into_iter().filter(|k| !k.column.is_empty()).collect();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    let columns: Vec<String> = key.iter().map(|k| k.column.clone()).collect();
+    // The id column may not exist yet at the step (or was renamed): row numbers then.
+    let id_column = id_column.filter(|id| frame.column(id).is_ok());
+    let answers = match sparse {
+        Some(sparse) => sparse_matrix(&ItemSelection::Named { columns }, id_column, frame, sparse)?,
+        None => ResponseMatrix::from_dataframe(frame, id_column, Some(&columns))?,
+    };
+    // Steps after the key (a filter, say) may drop persons: follow them by person id.
+    let mut persons_followed = false;
+    let answers = match (source, id_column) {
+        (KeySource::ScoreKeyStep(_), Some(id)) => {
+            match person_id_texts(&prepared.pipeline.output, id) {
+                Some(remaining) => {
+                    let remaining: std::collections::HashSet<&str> =
+                        remaining.iter().map(String::as_str).collect();
+                    let keep: Vec<usize> = (0..answers.n_persons())
+                        .filter(|&p| remaining.contains(answers.person_ids()[p].as_str()))
+                        .collect();
+                    persons_followed = true;
+                    if keep.len() == answers.n_persons() {
+                        answers
+                    } else {
+                        answers.select_persons(&keep)
+                    }
+                }
+                None => answers,
+            }
+        }
+        _ => answers,
+    };
+    Ok(Some(DistractorInput {
+        answers,
+        key,
+        source,
+        persons_followed: persons_followed || source == KeySource::KeyTable,
+    }))
+}
+
+impl DistractorInput {
+    /// Where the answers and key came from, in words, for reports.
+    pub fn describe(&self, project: &Project) -> String {
+        let source = match self.source {
+            KeySource::ScoreKeyStep(index) => format!(
+                "the answers as step {} ({}) received them, and its key",
+                index + 1,
+                project
+                    .steps
+                    .get(index)
+                    .map_or("Score by key", |s| s.step.kind_label())
+            ),
+            KeySource::KeyTable => {
+                "the response columns after the steps, with the key table".into()
+            }
+        };
+        let persons = if self.persons_followed {
+            "the persons left after every step"
+        } else {
+            "the persons at that step (later steps' removals are not followed without a person-id column)"
+        };
+        format!("{source}; {persons}")
+    }
+}
+
+/// The values of column `id` as text, when the table has it.
+fn person_id_texts(frame: &DataFrame, id: &str) -> Option<Vec<String>> {
+    let column = frame.column(id).ok()?;
+    let text = column
+        .as_materialized_series()
+        .cast(&polars::prelude::DataType::String)
+        .ok()?;
+    Some(
+        text.str()
+            .ok()?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect(),
+    )
+}
+
+/// The classical item analysis of a project's response matrix and, when there is a key, the
+/// distractor analysis of its unscored answers.
+#[derive(Clone, Debug)]
+pub struct ClassicalRun {
+    /// Item and test statistics, standard scores.
+    pub classical: ClassicalAnalysis,
+    /// The distractor analysis, when there is a key.
+    pub distractors: Option<DistractorAnalysis>,
+    /// The answers and key it used.
+    pub distractor_input: Option<DistractorInput>,
+}
+
+/// Runs the classical analysis of `matrix` and the distractor analysis of the project's
+/// unscored answers (see [`distractor_input`]) with the project's settings.
+pub fn classical_run(
+    project: &Project,
+    prepared: &Prepared,
+    matrix: &ResponseMatrix,
+    key_table: Option<&[KeyEntry]>,
+) -> Result<ClassicalRun, ProjectError> {
+    let classical = classical_analysis(matrix, &project.classical.items)?;
+    let distractor_input = distractor_input(project, prepared, key_table)?;
+    let distractors = match &distractor_input {
+        Some(input) => Some(distractor_analysis(
+            &input.answers,
+            &input.key,
+            &project.classical.distractors,
+        )?),
+        None => None,
+    };
+    Ok(ClassicalRun {
+        classical,
+        distractors,
+        distractor_input,
     })
 }

@@ -58,7 +58,17 @@ fn fit_lsat7_json_and_tables() {
     let scores_frame = irtlab::preparation::source::read_parquet(&scores).unwrap();
     assert_eq!(
         scores_frame.get_column_names(),
-        &["id", "theta", "theta_se", "n_answered", "sum_score"]
+        &[
+            "id",
+            "theta",
+            "theta_se",
+            "n_answered",
+            "sum_score",
+            "z_score",
+            "t_score",
+            "percentile",
+            "success_rate"
+        ]
     );
     assert_eq!(scores_frame.height(), 1000);
 

@@ -10,6 +10,7 @@ pub mod classical;
 pub mod diagnostics;
 pub mod dif;
 pub mod distributions;
+pub mod distractors;
 pub mod estimation;
 pub mod groups;
 pub mod items;
@@ -20,11 +21,18 @@ pub mod quadrature;
 pub mod responses;
 pub mod scoring;
 pub mod simulation;
+pub mod special_functions;
 pub mod tables;
 
 use std::sync::atomic::AtomicBool;
 
-pub use classical::{ClassicalStatistics, ItemStatistics, classical_statistics};
+pub use classical::{
+    ClassicalAnalysis, ClassicalSettings, ClassicalStatistics, ItemStatistics, classical_analysis,
+    classical_statistics,
+};
+pub use distractors::{
+    DistractorAnalysis, DistractorFlag, DistractorSettings, distractor_analysis,
+};
 pub use estimation::{
     Calibration, ExcludedItem, FitSettings, FitWarning, FittedItem, Guessing, PriorSetting,
     StandardErrorMethod, Termination, calibrate,
@@ -112,6 +120,9 @@ pub struct Analysis {
     pub calibration: Calibration,
     /// Classical item statistics and alpha, over the calibrated items.
     pub classical: ClassicalStatistics,
+    /// The full classical analysis of the calibrated items (default settings), whose standard
+    /// scores the scores table carries.
+    pub classical_analysis: ClassicalAnalysis,
     /// One score per person of the response matrix.
     pub scores: Vec<PersonScore>,
     /// How the scores were computed.
@@ -124,9 +135,12 @@ impl Analysis {
         tables::items_table(&self.calibration, &self.classical)
     }
 
-    /// The scores table (see [`tables::scores_table`]).
+    /// The scores table (see [`tables::scores_table`]) with each person's standard scores
+    /// (`z_score, t_score, percentile, success_rate`, see [`classical`]).
     pub fn scores_table(&self) -> Result<polars::prelude::DataFrame, PredictionError> {
-        tables::scores_table(&self.scores)
+        let mut frame = tables::scores_table(&self.scores)?;
+        self.classical_analysis.add_standard_scores(&mut frame)?;
+        Ok(frame)
     }
 
     /// Category probabilities per person × item at each person's θ estimate.
@@ -167,10 +181,11 @@ pub fn analyse(
     let calibrated = align_items(responses, &items)?;
     let options = scoring_options(&calibration, scoring);
     let scores = score_persons(&calibrated, &items, &options)?;
-    let classical = classical_statistics(&calibrated);
+    let classical_analysis = classical_analysis(&calibrated, &ClassicalSettings::default())?;
     Ok(Analysis {
         calibration,
-        classical,
+        classical: classical_analysis.statistics(),
+        classical_analysis,
         scores,
         scoring: options,
     })

@@ -72,6 +72,20 @@ pub struct StepReport {
     pub incomplete: Option<String>,
 }
 
+/// The table a score-by-key step received, and its key: the unscored answers the distractor
+/// analysis reads.
+#[derive(Clone, Debug)]
+pub struct ScoreKeyInput {
+    /// The step's position in the pipeline (0-based).
+    pub index: usize,
+    /// The table before the step (for long data held sparse: the person columns).
+    pub frame: DataFrame,
+    /// Long data held sparse: the responses before the step.
+    pub sparse: Option<SparseResponses>,
+    /// The step's key.
+    pub key: Vec<KeyEntry>,
+}
+
 /// The result of running a pipeline.
 #[derive(Clone, Debug)]
 pub struct PipelineRun {
@@ -85,6 +99,8 @@ pub struct PipelineRun {
     pub error: Option<PipelineError>,
     /// Long data held sparse: the responses after the steps (persons are rows of `output`).
     pub sparse: Option<SparseResponses>,
+    /// The input of the last score-by-key step that ran.
+    pub score_key_input: Option<ScoreKeyInput>,
 }
 
 impl PipelineRun {
@@ -172,6 +188,28 @@ fn apply_step(
     }
 }
 
+/// Makes sparse responses follow the persons that remain in `frame` (rows tracked by the hidden
+/// row column, which then goes).
+fn follow_persons(
+    frame: DataFrame,
+    responses: &mut SparseResponses,
+    n_original: usize,
+) -> DataFrame {
+    if let Ok(rows) = frame.column(ROW).and_then(|c| c.cast(&DataType::UInt32))
+        && let Ok(rows) = rows.u32()
+    {
+        let mut new_row = vec![None; n_original];
+        for (position, original) in rows.iter().enumerate() {
+            if let Some(original) = original {
+                new_row[original as usize] = Some(position as u32);
+            }
+        }
+        responses.remap_persons(&new_row);
+        return frame.drop_many([ROW]);
+    }
+    frame
+}
+
 /// Runs the enabled steps in order on `input`, whose responses may be held sparse (then
 /// `input` holds the person columns, one row per person).
 pub fn run_pipeline_with(
@@ -195,6 +233,7 @@ pub fn run_pipeline_with(
                     message: e.to_string(),
                 }),
                 sparse,
+                score_key_input: None,
             };
         }
     }
@@ -208,6 +247,7 @@ pub fn run_pipeline_with(
     let columns_in = all_names(&current, &sparse);
     let mut reports = Vec::with_capacity(steps.len());
     let mut error = None;
+    let mut score_key_input = None;
     for (index, entry) in steps.iter().enumerate() {
         let rows_in = current.height();
         let width = |frame: &DataFrame, sparse: &Option<SparseResponses>| {
@@ -230,8 +270,20 @@ pub fn run_pipeline_with(
             continue;
         }
         let before = sparse.clone();
+        let key_input = match &entry.step {
+            Step::ScoreKey { key } => Some(ScoreKeyInput {
+                index,
+                frame: current.clone(),
+                sparse: sparse.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
         match apply_step(&entry.step, &current, sparse.as_mut(), n_original) {
             Ok(next) => {
+                if key_input.is_some() {
+                    score_key_input = key_input;
+                }
                 let warning = (next.height() == 0 && rows_in > 0)
                     .then(|| "no rows are left after this step".to_string());
                 reports.push(StepReport {
@@ -267,18 +319,13 @@ pub fn run_pipeline_with(
         }
     }
     // Sparse responses follow the persons that remain, then the tracking column goes.
-    if let Some(responses) = sparse.as_mut()
-        && let Ok(rows) = current.column(ROW).and_then(|c| c.cast(&DataType::UInt32))
-        && let Ok(rows) = rows.u32()
+    if let Some(responses) = sparse.as_mut() {
+        current = follow_persons(current, responses, n_original);
+    }
+    if let Some(input) = score_key_input.as_mut()
+        && let Some(responses) = input.sparse.as_mut()
     {
-        let mut new_row = vec![None; n_original];
-        for (position, original) in rows.iter().enumerate() {
-            if let Some(original) = original {
-                new_row[original as usize] = Some(position as u32);
-            }
-        }
-        responses.remap_persons(&new_row);
-        current = current.drop_many([ROW]);
+        input.frame = follow_persons(input.frame.clone(), responses, n_original);
     }
     PipelineRun {
         output: current,
@@ -286,5 +333,6 @@ pub fn run_pipeline_with(
         reports,
         error,
         sparse,
+        score_key_input,
     }
 }

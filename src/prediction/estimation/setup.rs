@@ -181,7 +181,7 @@ fn prepare_items<'a>(
             // A numeric scale with a gap that other items use: say so, the category is dropped.
             let numbers: Option<Vec<i64>> = labels.iter().map(|l| l.parse::<i64>().ok()).collect();
             if let Some(numbers) = numbers
-                && let (Some(&lo), Some(&hi)) = (numbers.first(), numbers.last())
+                && let (Some(&lo), Some(&hi)) = (numbers.iter().min(), numbers.iter().max())
             {
                 for v in all_values.range(lo..=hi) {
                     if !numbers.contains(v) {
