@@ -15,6 +15,7 @@ pub mod preparation;
 pub mod preprocessing;
 pub mod project;
 pub mod report;
+pub mod report_sections;
 pub mod serve;
 pub mod text;
 

@@ -67,8 +67,11 @@ fn matrix_ready(app: &IrtlabApp) -> bool {
     app.state.data.matrix().is_some() && !app.is_busy()
 }
 
+/// A fit is in, and the fit statistics that follow every fit are computed.
 fn fitted(app: &IrtlabApp) -> bool {
-    app.state.results.fit.is_some() && !app.is_running(JobKind::Fit)
+    app.state.results.fit.is_some()
+        && !app.is_running(JobKind::Fit)
+        && !app.is_running(JobKind::Stage(StageId::Fit))
 }
 
 fn rows_out(app: &IrtlabApp) -> Option<usize> {
@@ -102,7 +105,10 @@ fn the_sample_project_loads_fits_and_the_stages_show_their_summaries() {
     // Every stage draws, and every control on it has a name (checked by `run`).
     for stage in [
         StageId::Preprocessing,
+        StageId::Classical,
         StageId::Prediction,
+        StageId::Fit,
+        StageId::Dif,
         StageId::Plots,
         StageId::Export,
     ] {
@@ -704,4 +710,65 @@ fn dif_by_gender_runs_in_the_background_and_shows_the_library_s_table() {
     );
     assert!(has_label(&harness, "Mantel–Haenszel"));
     harness.run();
+}
+
+#[test]
+fn the_classical_stage_and_the_report_gather_the_whole_analysis() {
+    use irtlab::app::DialogPurpose;
+    use irtlab::app::stages::classical::Classical;
+    use irtlab::prediction::classical::{ClassicalSettings, classical_analysis};
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = sample_harness(dir.path());
+    run_until(&mut harness, "the automatic fit", fitted);
+    show(&mut harness, StageId::Classical);
+    run_until(&mut harness, "the classical analysis", |app| {
+        !app.is_running(JobKind::Stage(StageId::Classical))
+    });
+    harness.run();
+    let (run, _) = harness
+        .state_mut()
+        .part::<Classical>()
+        .unwrap()
+        .run()
+        .expect("computed when shown");
+    let matrix = harness.state().state.data.matrix().unwrap().clone();
+    let direct = classical_analysis(&matrix, &ClassicalSettings::default()).unwrap();
+    assert_eq!(run.classical.items.len(), 20);
+    assert_eq!(run.classical.test.alpha, direct.test.alpha);
+    assert!(run.classical.test.alpha.unwrap() > 0.5);
+    // The sample scores letters against a key: the distractors come from that step's input.
+    let distractors = run.distractors.as_ref().expect("a distractor analysis");
+    assert_eq!(distractors.items.len(), 20);
+    assert!(has_label(&harness, "Distractors"));
+
+    // The report: one self-contained HTML file with every part computed so far.
+    run_until(&mut harness, "the fit statistics", |app| {
+        !app.is_running(JobKind::Stage(StageId::Fit))
+    });
+    let report = dir.path().join("analysis.html");
+    harness
+        .state_mut()
+        .send(Command::Picked(DialogPurpose::SaveReport, report.clone()));
+    harness.run_steps(2);
+    run_until(&mut harness, "the report", |app| {
+        !app.is_running(JobKind::Export)
+    });
+    let html = std::fs::read_to_string(&report).expect("the report was written");
+    for text in ["Classical", "Model and item fit", "<svg", "Q01", "irtlab"] {
+        assert!(html.contains(text), "the report lacks {text}");
+    }
+    assert!(!html.contains("<script"));
+    assert!(!html.contains("src=\"http"));
+
+    // A report never replaces the data it reports on.
+    let database = dir.path().join("sample.sqlite");
+    let before = std::fs::read(&database).unwrap();
+    harness
+        .state_mut()
+        .send(Command::Picked(DialogPurpose::SaveReport, database.clone()));
+    harness.run_steps(2);
+    run_until(&mut harness, "the refused report", |app| {
+        !app.is_running(JobKind::Export)
+    });
+    assert_eq!(std::fs::read(&database).unwrap(), before);
 }

@@ -71,6 +71,8 @@ pub enum CommandId {
     SaveAs,
     /// Export the table chosen on the Export panel.
     Export,
+    /// Write the whole analysis as one HTML report.
+    ExportReport,
     /// Quit.
     Quit,
     /// Undo a project edit.
@@ -217,6 +219,16 @@ pub const COMMANDS: &[CommandSpec] = &[
         menu: Menu::File,
         tooltip: "Write the table chosen on the Export panel to a file",
         separated: true,
+        toggle: false,
+    },
+    CommandSpec {
+        id: CommandId::ExportReport,
+        label: "Export report…",
+        shortcut: shortcut(COMMAND_SHIFT, Key::E),
+        menu: Menu::File,
+        tooltip: "Write the analysis — data, steps, classical tables, model, fit, DIF, curves, \
+                  the project itself — as one self-contained HTML file",
+        separated: false,
         toggle: false,
     },
     CommandSpec {

@@ -29,6 +29,10 @@ pub enum DialogPurpose {
     LoadAnchors,
     /// Save the current plot as an image.
     SavePlot,
+    /// Load an answer key (item, key) for the distractor analysis.
+    LoadKey,
+    /// Save the analysis as one HTML report.
+    SaveReport,
 }
 
 impl DialogPurpose {
@@ -42,6 +46,8 @@ impl DialogPurpose {
             DialogPurpose::LoadParameters => "Load item parameters",
             DialogPurpose::LoadAnchors => "Load the parameters of items to fix",
             DialogPurpose::SavePlot => "Save the plot as",
+            DialogPurpose::LoadKey => "Load an answer key",
+            DialogPurpose::SaveReport => "Save the report as",
         }
     }
 
@@ -49,7 +55,10 @@ impl DialogPurpose {
     pub fn saves(self) -> bool {
         matches!(
             self,
-            DialogPurpose::SaveProjectAs | DialogPurpose::Export | DialogPurpose::SavePlot
+            DialogPurpose::SaveProjectAs
+                | DialogPurpose::Export
+                | DialogPurpose::SavePlot
+                | DialogPurpose::SaveReport
         )
     }
 
@@ -63,15 +72,18 @@ impl DialogPurpose {
             DialogPurpose::OpenProject | DialogPurpose::SaveProjectAs => {
                 vec![("irtlab project", vec!["json"])]
             }
-            DialogPurpose::LoadParameters | DialogPurpose::LoadAnchors => vec![(
-                "Item parameters (CSV, Parquet, SQLite)",
-                vec!["csv", "parquet", "sqlite", "sqlite3", "db"],
-            )],
+            DialogPurpose::LoadParameters | DialogPurpose::LoadAnchors | DialogPurpose::LoadKey => {
+                vec![(
+                    "Item parameters (CSV, Parquet, SQLite)",
+                    vec!["csv", "parquet", "sqlite", "sqlite3", "db"],
+                )]
+            }
             DialogPurpose::Export => vec![(
                 "Tables (CSV, Parquet, SQLite)",
                 vec!["csv", "parquet", "sqlite", "sqlite3", "db"],
             )],
             DialogPurpose::SavePlot => vec![("Images (PNG, SVG)", vec!["png", "svg"])],
+            DialogPurpose::SaveReport => vec![("HTML report", vec!["html", "htm"])],
         }
     }
 }

@@ -457,6 +457,14 @@ impl IrtlabApp {
             .unwrap_or_else(|| match purpose {
                 DialogPurpose::SaveProjectAs => "analysis.irtlab.json".into(),
                 DialogPurpose::SavePlot => "plot.png".into(),
+                DialogPurpose::SaveReport => format!(
+                    "{}-report.html",
+                    self.state
+                        .document
+                        .title()
+                        .trim_end_matches(".json")
+                        .trim_end_matches(".irtlab")
+                ),
                 _ => String::new(),
             })
     }
@@ -516,6 +524,15 @@ impl IrtlabApp {
                 };
                 self.save_project_to(&path);
             }
+            DialogPurpose::SaveReport => {
+                let lower = path.to_string_lossy().to_lowercase();
+                let path = if lower.ends_with(".html") || lower.ends_with(".htm") {
+                    path
+                } else {
+                    path.with_extension("html")
+                };
+                self.export_report(path);
+            }
             _ => {
                 let mut handled = false;
                 self.with_parts(|parts, ctx| {
@@ -531,6 +548,116 @@ impl IrtlabApp {
                 }
             }
         }
+    }
+
+    /// Writes the analysis as one self-contained HTML report at `path` (in the background):
+    /// what every stage has computed — the classical tables (computed here if the Classical
+    /// stage has not), the fit and its curves, fit statistics, DIF and the model comparison.
+    pub fn export_report(&mut self, path: PathBuf) {
+        use crate::report::{ReportExtras, ReportInputs, now_utc, render_report, write_report};
+        let Some(matrix) = self.state.data.matrix().cloned() else {
+            self.notify(
+                "Nothing to report yet: the response matrix is not ready",
+                true,
+            );
+            return;
+        };
+        let Some(prepared) = stages::classical::prepared_of(&self.state) else {
+            self.notify("Nothing to report yet: preprocessing has not run", true);
+            return;
+        };
+        let mut project = self.state.document.project.clone();
+        project.source = project.resolved_source(self.state.document.base.as_deref());
+        let sources = vec![self.state.document.source_path()]
+            .into_iter()
+            .chain(self.state.document.path.clone())
+            .collect::<Vec<_>>();
+        let classical = self
+            .part::<stages::classical::Classical>()
+            .and_then(|c| c.run())
+            .filter(|(_, data)| *data == self.state.document.last_inputs().data)
+            .map(|(run, _)| run);
+        let fit = self
+            .state
+            .results
+            .fit
+            .clone()
+            .filter(|_| self.state.results.source == ParameterSource::Fitted);
+        let fit_section = self
+            .part::<stages::model_fit::ModelFit>()
+            .and_then(|p| p.diagnostics().map(crate::report_sections::fit_section));
+        let comparison = self
+            .part::<stages::model_fit::ModelFit>()
+            .map(|p| p.comparison().to_vec())
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                crate::report_sections::comparison_section(
+                    &crate::prediction::diagnostics::compare(c),
+                )
+            });
+        let dif = self
+            .part::<stages::dif::Dif>()
+            .and_then(|p| p.report().map(crate::report_sections::dif_section));
+        let title = format!(
+            "Analysis report: {}",
+            self.state
+                .document
+                .title()
+                .trim_end_matches(".json")
+                .trim_end_matches(".irtlab")
+        );
+        self.jobs.replace(
+            JobKind::Export,
+            format!(
+                "Writing {}",
+                crate::text::shorten(&path.display().to_string(), 60)
+            ),
+            move |sink, cancel| {
+                sink.report(0.1, "classical tables".into());
+                let classical = match classical {
+                    Some(run) => run,
+                    None => Arc::new(
+                        crate::project::classical_run(&project, &prepared, &matrix, None)
+                            .map_err(|e| JobError::Failed(format!("Report: {e}")))?,
+                    ),
+                };
+                if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(JobError::Cancelled);
+                }
+                sink.report(0.5, "rendering".into());
+                let folder = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(Path::to_path_buf);
+                let html = render_report(&ReportInputs {
+                    title,
+                    generated: Some(now_utc()),
+                    project: Some(&project),
+                    project_json: Some(project.to_json(folder.as_deref())),
+                    prepared: Some(&prepared),
+                    matrix: Some(&matrix),
+                    classical: Some(&classical.classical),
+                    distractors: classical.distractors.as_ref(),
+                    distractor_source: classical
+                        .distractor_input
+                        .as_ref()
+                        .map(|i| i.describe(&project)),
+                    analysis: fit.as_ref().map(|f| f.analysis.as_ref()),
+                    extras: ReportExtras {
+                        item_fit: fit_section,
+                        dif,
+                        model_comparison: comparison,
+                        ..ReportExtras::default()
+                    },
+                    ..ReportInputs::default()
+                })
+                .map_err(|e| JobError::Failed(format!("Report: {e}")))?;
+                sink.report(0.9, "writing".into());
+                write_report(&path, &html, &sources)
+                    .map_err(|e| JobError::Failed(format!("Report: {e}")))?;
+                Ok(JobOutput::Exported(path))
+            },
+        );
     }
 
     /// Runs `f` with the parts and a context over the rest of the app.
@@ -568,6 +695,7 @@ impl IrtlabApp {
                 self.stage = StageId::Export;
                 self.open_dialog(DialogPurpose::Export);
             }
+            CommandId::ExportReport => self.open_dialog(DialogPurpose::SaveReport),
             CommandId::Quit => {
                 if let Some(ctx) = &self.egui_ctx {
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);

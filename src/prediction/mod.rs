@@ -9,8 +9,8 @@
 pub mod classical;
 pub mod diagnostics;
 pub mod dif;
-pub mod distributions;
 pub mod distractors;
+pub mod distributions;
 pub mod estimation;
 pub mod groups;
 pub mod items;

@@ -4,6 +4,7 @@
 //! commands. Adding a stage is one file implementing [`StagePart`] and one entry in
 //! [`StageId`] and [`parts`].
 
+pub mod classical;
 pub mod dif;
 pub mod export;
 pub mod model_fit;
@@ -31,6 +32,8 @@ pub enum StageId {
     Preparation,
     /// The steps.
     Preprocessing,
+    /// Classical item and test statistics, distractors.
+    Classical,
     /// Fit or enter parameters.
     Prediction,
     /// Item fit, model fit, local dependence, reliability, model comparison.
@@ -50,6 +53,7 @@ impl StageId {
             StageId::Preparation => "Preparation",
             StageId::Preprocessing => "Preprocessing",
             StageId::Prediction => "Prediction",
+            StageId::Classical => "Classical",
             StageId::Fit => "Fit",
             StageId::Dif => "DIF",
             StageId::Plots => "Plots",
@@ -63,6 +67,7 @@ pub fn parts() -> Vec<Box<dyn StagePart>> {
     vec![
         Box::new(preparation::Preparation),
         Box::new(preprocessing::Preprocessing::default()),
+        Box::new(classical::Classical::default()),
         Box::new(prediction::Prediction::default()),
         Box::new(model_fit::ModelFit::default()),
         Box::new(dif::Dif::default()),
