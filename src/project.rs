@@ -9,6 +9,7 @@ use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
 use crate::export::write_atomically;
+use crate::prediction::diagnostics::DiagnosticsOptions;
 use crate::prediction::{
     self, Analysis, FitSettings, PredictionError, Progress, ResponseMatrix, ScoringMethod,
 };
@@ -42,6 +43,10 @@ pub struct Project {
     /// Ability estimation.
     #[serde(default)]
     pub scoring: ScoringMethod,
+    /// Fit statistics to compute after the fit (`irtlab run` then writes `item_fit.csv` and
+    /// `model_fit.json`); `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<DiagnosticsOptions>,
 }
 
 /// What went wrong with a project.
@@ -77,6 +82,7 @@ impl Project {
             response_columns: ResponseColumns::default(),
             model: FitSettings::default(),
             scoring: ScoringMethod::default(),
+            diagnostics: None,
         }
     }
 
