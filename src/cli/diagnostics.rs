@@ -329,8 +329,10 @@ pub fn summary(diagnostics: &Diagnostics) -> String {
     let ic = &diagnostics.information_criteria;
     let _ = writeln!(
         out,
-        "\nAICc {:.2}   SABIC {:.2}   HQ {:.2}",
-        ic.aicc, ic.sabic, ic.hq
+        "\nAICc {}   SABIC {:.2}   HQ {:.2}",
+        number(Some(ic.aicc), 2),
+        ic.sabic,
+        ic.hq
     );
     match &diagnostics.model_fit {
         Some(m) => {
