@@ -11,6 +11,8 @@
 //! cargo bench --bench bench -- pipeline       # a 5-step pipeline on a 100,000 × 100 wide table
 //! cargo bench --bench bench -- sparse         # long CSV, 3,000,000 responses (100,000 persons ×
 //!                                             # 10,000 items, 30 each) → sparse → 2PL → EAP
+//! cargo bench --bench bench -- diagnostics    # 2PL, 100,000 × 100, complete: every fit statistic
+//!                                             # (M2, S-X2, Zh, infit/outfit, Q3, reliabilities) after the fit
 //! ```
 
 use std::sync::atomic::AtomicBool;
@@ -394,6 +396,58 @@ fn pipeline_case() {
     );
 }
 
+/// Every fit statistic of a 2PL fitted to 100,000 × 100 complete responses, timed beyond the
+/// fit, with the time of each stage.
+fn diagnostics_case() {
+    use irtlab::prediction::diagnostics::{DiagnosticsOptions, diagnose};
+    let (n_persons, n_items) = (100_000, 100);
+    let truth = items(n_items, 1);
+    let (matrix, _) = simulate_responses(&truth, n_persons, 0.0, 2);
+    let settings = FitSettings {
+        standard_errors: StandardErrorMethod::None,
+        ..FitSettings::default()
+    };
+    let start = Instant::now();
+    let calibration =
+        irtlab::prediction::calibrate(&matrix, &settings, &mut |_| {}, &AtomicBool::new(false))
+            .expect("the simulated data fit");
+    let fit_seconds = start.elapsed().as_secs_f64();
+    let memory_after_fit = peak_memory_mb().unwrap_or(f64::NAN);
+    let start = Instant::now();
+    let mut stages: Vec<(&'static str, f64)> = Vec::new();
+    let diagnostics = diagnose(
+        &matrix,
+        &calibration,
+        &DiagnosticsOptions::default(),
+        &mut |p| stages.push((p.stage, start.elapsed().as_secs_f64())),
+        &AtomicBool::new(false),
+    )
+    .expect("diagnostics");
+    let seconds = start.elapsed().as_secs_f64();
+    let breakdown: Vec<String> = stages
+        .windows(2)
+        .map(|w| format!("{} {:.2} s", w[0].0, w[1].1 - w[0].1))
+        .collect();
+    let m2 = diagnostics.model_fit.as_ref().expect("M2");
+    let reliability = diagnostics.reliability.as_ref().expect("reliability");
+    let flagged = diagnostics.item_fit.iter().filter(|i| i.flagged).count();
+    println!(
+        "diagnostics: {n_persons} x {n_items} 2PL: fit {fit_seconds:.2} s ({} EM cycles); diagnostics {seconds:.2} s beyond the fit ({}); M2 {:.1} on {} df (RMSEA {:.4}), {flagged} items flagged by S-X2, {} LD pairs flagged, marginal reliability {:.4}, empirical {:.4}; peak memory {:.0} MB (after the fit {memory_after_fit:.0} MB)",
+        calibration.cycles,
+        breakdown.join(", "),
+        m2.value,
+        m2.df,
+        m2.rmsea,
+        diagnostics
+            .local_dependence
+            .as_ref()
+            .map_or(0, |l| l.flagged.len()),
+        reliability.marginal,
+        reliability.empirical,
+        peak_memory_mb().unwrap_or(f64::NAN),
+    );
+}
+
 fn main() {
     let arguments: Vec<String> = std::env::args()
         .skip(1)
@@ -429,8 +483,9 @@ fn main() {
         "long-csv" => long_case("long-csv", false),
         "long-sqlite" => long_case("long-sqlite", true),
         "pipeline" => pipeline_case(),
+        "diagnostics" => diagnostics_case(),
         other => eprintln!(
-            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-xpd, fit-small, graded, long-csv, long-sqlite, pipeline, sparse"
+            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-xpd, fit-small, graded, long-csv, long-sqlite, pipeline, sparse, diagnostics"
         ),
     }
 }

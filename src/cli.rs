@@ -21,12 +21,16 @@ use irtlab::prediction::{
 use irtlab::preparation::{Layout, Source};
 use irtlab::project::{self, Prepared, Project};
 
+mod diagnostics;
+
 const EXAMPLES: &str = "Examples:
   irtlab fit data.csv --id id --scores-out scores.csv
   irtlab fit data.csv --id id --model 3pl --prior c=beta(5,17) --items-out items.csv
   irtlab fit data.csv --id id --model 3pl --prior c=none --se none --json
   irtlab fit data.csv --id id --model graded --item-model Q1=2pl --probabilities-out p.csv
   irtlab fit data.csv --id id --prior a=lognormal(0,0.5) --scoring wle --scores-out wle.csv
+  irtlab fit data.csv --id id --diagnostics --item-fit-out item_fit.csv --ld-out ld.csv --json
+  irtlab compare data.csv --id id --models rasch,2pl,3pl
   irtlab probabilities --item-parameters items.csv --theta -4:4:0.5 --out grid.csv
   irtlab serve --item-parameters items.csv --port 8080 --log";
 
@@ -42,6 +46,8 @@ pub struct Cli {
     path: Option<PathBuf>,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Calibrate an IRT model on a wide table (a row per person, a column per item) and score
@@ -55,6 +61,9 @@ enum Command {
     Run(RunArgs),
     /// Run a project's preparation and preprocessing only and write the clean response matrix.
     Prepare(PrepareArgs),
+    /// Fit several models to the same data and compare them: log-likelihood, parameters, AIC,
+    /// AICc, BIC, SABIC, and likelihood-ratio tests of the nested pairs.
+    Compare(diagnostics::CompareArgs),
     /// Classical item analysis of a data file (difficulty, RIT, RIR, ULI, alpha if dropped, %
     /// missing, alpha with its interval, split halves, SEM); with --key, of unscored answers,
     /// with the distractor analysis.
@@ -210,6 +219,8 @@ struct FitArgs {
     /// Print one JSON object with the fit summary to stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    diagnostics: diagnostics::DiagnosticsArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -316,6 +327,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::ItemsCtt(args)) => ctt::items_ctt(args),
         Some(Command::Report(args)) => ctt::report(args),
+        Some(Command::Compare(args)) => diagnostics::compare(args),
         None => open_app(cli.path),
     }
 }
@@ -462,6 +474,9 @@ fn fit(args: FitArgs) -> Result<()> {
         "expected_scores",
         args.replace_table,
     )?;
+    args.diagnostics
+        .add_outputs(&mut outputs, args.replace_table)?;
+    let diagnostics_options = args.diagnostics.options();
     let settings = args.model.settings()?;
     let frame = Source::for_file(&args.data)?.load_cancellable(None, Some(INTERRUPTED.clone()))?;
     check_interrupted()?;
@@ -472,17 +487,26 @@ fn fit(args: FitArgs) -> Result<()> {
     check_person_tables(&responses, want_probabilities, want_expected)?;
     let analysis = analyse_with_progress(&responses, &settings, args.scoring)?;
     report_warnings(&analysis);
+    let fit_statistics = diagnostics::compute(diagnostics_options.as_ref(), &responses, &analysis)?;
     if args.json {
-        println!("{}", fit_json(&analysis));
+        let mut json = fit_json(&analysis);
+        diagnostics::extend_json(&mut json, fit_statistics.as_ref());
+        println!("{json}");
     } else {
         print!("{}", fit_summary(&analysis));
+        if let Some(statistics) = &fit_statistics {
+            print!("{}", diagnostics::summary(statistics));
+        }
     }
     let mut frames = Vec::new();
     if want_items {
         frames.push(analysis.items_table()?);
     }
     if want_scores {
-        frames.push(analysis.scores_table()?);
+        frames.push(diagnostics::scores_with_zh(
+            analysis.scores_table()?,
+            fit_statistics.as_ref(),
+        )?);
     }
     if want_probabilities {
         frames.push(analysis.person_probabilities_table()?);
@@ -490,6 +514,7 @@ fn fit(args: FitArgs) -> Result<()> {
     if want_expected {
         frames.push(analysis.expected_scores_table()?);
     }
+    frames.extend(args.diagnostics.frames(fit_statistics.as_ref())?);
     check_interrupted()?;
     outputs.write(&mut frames)?;
     Ok(())
@@ -583,10 +608,12 @@ pub fn fit_summary(analysis: &Analysis) -> String {
         out,
         "EM cycles {}   {}",
         c.cycles,
-        if c.converged {
-            "converged"
-        } else {
+        if !c.converged {
             "NOT converged"
+        } else if c.warnings.iter().any(|w| w.questions_the_estimates()) {
+            "converged, but see the warnings: some estimates are not reliable"
+        } else {
+            "converged"
         }
     );
     if c.latent_variance_se.is_some() || c.latent_mean_se.is_some() {
@@ -693,6 +720,7 @@ pub fn fit_json(analysis: &Analysis) -> serde_json::Value {
         "latent_mean": c.latent_mean,
         "latent_variance": c.latent_variance,
         "items": items,
+        "warnings": c.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
     })
 }
 
@@ -846,6 +874,10 @@ fn run_project(args: RunArgs) -> Result<()> {
     } else {
         None
     };
+    // After the classical tables: the frames below are pushed in the same order.
+    if project.diagnostics.is_some() {
+        diagnostics::run_outputs(&mut outputs, &args.out)?;
+    }
     eprintln!(
         "response matrix: {} persons × {} items, {} missing responses{}",
         matrix.n_persons(),
@@ -863,13 +895,22 @@ fn run_project(args: RunArgs) -> Result<()> {
     }
     let analysis = analyse_with_progress(&matrix, &project.model, project.scoring)?;
     report_warnings(&analysis);
+    let fit_statistics = diagnostics::compute(project.diagnostics.as_ref(), &matrix, &analysis)?;
     if args.json {
-        println!("{}", fit_json(&analysis));
+        let mut json = fit_json(&analysis);
+        diagnostics::extend_json(&mut json, fit_statistics.as_ref());
+        println!("{json}");
     } else {
         print!("{}", fit_summary(&analysis));
+        if let Some(statistics) = &fit_statistics {
+            print!("{}", diagnostics::summary(statistics));
+        }
     }
     check_interrupted()?;
-    let mut frames = vec![analysis.items_table()?, analysis.scores_table()?];
+    let mut frames = vec![
+        analysis.items_table()?,
+        diagnostics::scores_with_zh(analysis.scores_table()?, fit_statistics.as_ref())?,
+    ];
     if !args.skip_probabilities {
         frames.push(analysis.person_probabilities_table()?);
     }
@@ -880,10 +921,16 @@ fn run_project(args: RunArgs) -> Result<()> {
             frames.push(d.table()?);
         }
     }
-    outputs.write(&mut frames)?;
+    let mut documents = Vec::new();
+    if let Some(statistics) = &fit_statistics {
+        frames.push(diagnostics::item_fit_frame(statistics)?);
+        documents.push(diagnostics::model_fit_document(statistics)?);
+    }
+    outputs.write_with_documents(&mut frames, &documents)?;
     let written: Vec<String> = outputs
         .destinations()
         .map(|d| d.path.display().to_string())
+        .chain(outputs.documents().map(|d| d.display().to_string()))
         .collect();
     eprintln!("wrote {}", written.join(", "));
     Ok(())

@@ -388,6 +388,8 @@ fn fill_table(
 pub struct OutputSet {
     inputs: Vec<PathBuf>,
     outputs: Vec<(Destination, String)>,
+    /// Text files (JSON reports) written with the tables.
+    documents: Vec<PathBuf>,
 }
 
 impl OutputSet {
@@ -396,6 +398,7 @@ impl OutputSet {
         OutputSet {
             inputs,
             outputs: Vec::new(),
+            documents: Vec::new(),
         }
     }
 
@@ -403,6 +406,13 @@ impl OutputSet {
     /// format or a folder that cannot take the file — before anything is computed.
     pub fn add(&mut self, destination: Destination, what: &str) -> Result<(), ExportError> {
         check_not_input(&destination.path, &self.inputs)?;
+        if self
+            .documents
+            .iter()
+            .any(|d| same_file(d, &destination.path))
+        {
+            return Err(ExportError::Duplicate(destination.path.clone()));
+        }
         for (other, _) in &self.outputs {
             let same_table = destination.format != TableFormat::Sqlite
                 || other.format != TableFormat::Sqlite
@@ -452,9 +462,28 @@ impl OutputSet {
         self.add(destination, table)
     }
 
+    /// Adds a text file (a JSON report) written with the tables, checked like them: never an
+    /// input, not twice, into a folder that can take it.
+    pub fn add_document(&mut self, path: &Path) -> Result<(), ExportError> {
+        check_not_input(path, &self.inputs)?;
+        if self.documents.iter().any(|d| same_file(d, path))
+            || self.outputs.iter().any(|(d, _)| same_file(&d.path, path))
+        {
+            return Err(ExportError::Duplicate(path.to_path_buf()));
+        }
+        check_folder(path)?;
+        self.documents.push(path.to_path_buf());
+        Ok(())
+    }
+
     /// The outputs, in order.
     pub fn destinations(&self) -> impl Iterator<Item = &Destination> {
         self.outputs.iter().map(|(d, _)| d)
+    }
+
+    /// The text files, in order.
+    pub fn documents(&self) -> impl Iterator<Item = &Path> {
+        self.documents.iter().map(PathBuf::as_path)
     }
 
     /// Whether nothing is to be written.
@@ -464,7 +493,22 @@ impl OutputSet {
 
     /// Writes `frames` (one per output, in order): everything, or nothing.
     pub fn write(&self, frames: &mut [DataFrame]) -> Result<(), ExportError> {
+        self.write_with_documents(frames, &[])
+    }
+
+    /// Writes `frames` (one per table output) and `documents` (one text per
+    /// [`OutputSet::add_document`] file, in order): everything, or nothing.
+    pub fn write_with_documents(
+        &self,
+        frames: &mut [DataFrame],
+        documents: &[String],
+    ) -> Result<(), ExportError> {
         assert_eq!(frames.len(), self.outputs.len(), "one frame per output");
+        assert_eq!(
+            documents.len(),
+            self.documents.len(),
+            "one text per document"
+        );
         let failed = |path: &Path, message: String| ExportError::Write {
             path: path.to_path_buf(),
             message,
@@ -570,6 +614,23 @@ impl OutputSet {
                 })(),
             };
             if let Err(error) = result {
+                rollback(&mut open_databases);
+                return Err(error);
+            }
+        }
+        for (path, text) in self.documents.iter().zip(documents) {
+            let written = (|| {
+                use std::io::Write;
+                let mut temporary = temporary_beside(path)?;
+                temporary
+                    .as_file_mut()
+                    .write_all(text.as_bytes())
+                    .and_then(|_| temporary.as_file().sync_all())
+                    .map_err(|e| failed(path, e.to_string()))?;
+                files.push((path.clone(), temporary));
+                Ok(())
+            })();
+            if let Err(error) = written {
                 rollback(&mut open_databases);
                 return Err(error);
             }

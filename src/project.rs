@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::export::write_atomically;
 use crate::prediction::classical::{ClassicalAnalysis, ClassicalSettings, classical_analysis};
+use crate::prediction::diagnostics::DiagnosticsOptions;
 use crate::prediction::distractors::{DistractorAnalysis, DistractorSettings, distractor_analysis};
 use crate::prediction::{
     self, Analysis, FitSettings, PredictionError, Progress, ResponseMatrix, ScoringMethod,
@@ -44,6 +45,10 @@ pub struct Project {
     /// Ability estimation.
     #[serde(default)]
     pub scoring: ScoringMethod,
+    /// Fit statistics to compute after the fit (`irtlab run` then writes `item_fit.csv` and
+    /// `model_fit.json`); `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<DiagnosticsOptions>,
     /// Classical item analysis and distractor analysis (left out of the file while at their
     /// defaults, so files that do not use them read in older versions too).
     #[serde(default, skip_serializing_if = "ClassicalOptions::is_default")]
@@ -107,6 +112,7 @@ impl Project {
             model: FitSettings::default(),
             scoring: ScoringMethod::default(),
             classical: ClassicalOptions::default(),
+            diagnostics: None,
         }
     }
 

@@ -652,3 +652,89 @@ fn diagnostics_can_be_cancelled() {
     .to_string();
     assert!(error.contains("flagging level"), "{error}");
 }
+
+/// The warnings of one fit, as text.
+fn warning_texts(calibration: &Calibration) -> Vec<String> {
+    calibration.warnings.iter().map(|w| w.to_string()).collect()
+}
+
+#[test]
+fn fits_on_few_persons_name_the_doubtful_items() {
+    use irtlab::prediction::FitWarning;
+    // 3PL on three persons: 15 parameters for 3 persons, whatever EM says about convergence.
+    let three = matrix_from_rows(vec![
+        vec![Some(1), Some(0), Some(1), Some(0), Some(1)],
+        vec![Some(0), Some(1), Some(1), Some(0), Some(0)],
+        vec![Some(1), Some(1), Some(0), Some(1), Some(1)],
+    ]);
+    let calibration = fit(&three, &model(ItemType::ThreePl));
+    assert!(
+        calibration.warnings.iter().any(|w| matches!(
+            w,
+            FitWarning::FewPersons {
+                persons: 3,
+                parameters: 15
+            }
+        )),
+        "{:?}",
+        warning_texts(&calibration)
+    );
+    assert!(
+        calibration
+            .warnings
+            .iter()
+            .any(|w| w.questions_the_estimates())
+    );
+
+    // 30 persons simulated from a 3PL test: the 3PL and the 2PL both end with estimates the
+    // data cannot support, and each such warning names its item.
+    let truth = spread_items(5, 0.2, 4);
+    let (thirty, _) = simulate(&truth, 30, 7);
+    for item_type in [ItemType::ThreePl, ItemType::TwoPl] {
+        let calibration = fit(&thirty, &model(item_type));
+        let doubtful: Vec<&FitWarning> = calibration
+            .warnings
+            .iter()
+            .filter(|w| {
+                matches!(
+                    w,
+                    FitWarning::AtBound { .. }
+                        | FitWarning::LargeStandardError { .. }
+                        | FitWarning::NegativeSlope { .. }
+                        | FitWarning::ExtremeEstimate { .. }
+                )
+            })
+            .collect();
+        assert!(
+            !doubtful.is_empty(),
+            "{item_type:?}: {:?}",
+            warning_texts(&calibration)
+        );
+        for warning in doubtful {
+            let item = warning.item().expect("names an item");
+            assert!(warning.to_string().contains(item));
+            assert!(calibration.items.iter().any(|i| i.item == item));
+        }
+    }
+    // The 2PL on these 30 persons: a slope at its bound and a negative slope.
+    let two = fit(&thirty, &model(ItemType::TwoPl));
+    assert!(
+        two.warnings
+            .iter()
+            .any(|w| matches!(w, FitWarning::AtBound { parameter, .. } if parameter == "a"))
+    );
+    assert!(
+        two.warnings
+            .iter()
+            .any(|w| matches!(w, FitWarning::NegativeSlope { .. }))
+    );
+
+    // The large simulated fits of the other tests carry none of these warnings.
+    let (big, _) = simulate(&truth, 2000, 8);
+    let good = fit(&big, &FitSettings::default());
+    assert!(
+        !good.warnings.iter().any(|w| w.questions_the_estimates()),
+        "{:?}",
+        warning_texts(&good)
+    );
+}

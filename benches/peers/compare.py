@@ -139,6 +139,15 @@ def irtlab_key_numbers(stdout: str) -> str:
             parsed = json.loads(candidate)
         except ValueError:
             continue
+        if isinstance(parsed, dict) and isinstance(parsed.get("model_fit"), dict):
+            # Fit statistics (case c): the same numbers as mirt_itemfit_m2.py's summary.
+            fit, first = parsed["model_fit"], (parsed.get("items") or [{}])[0]
+            picked = [("logLik", parsed.get("log_likelihood")),
+                      (fit.get("statistic", "M2"), fit.get("value")), ("M2_df", fit.get("df")),
+                      ("M2_p", fit.get("p")), ("sx2_1", first.get("s_x2")),
+                      ("sx2_df_1", first.get("s_x2_df")),
+                      ("misfitting", len(parsed.get("misfitting_items") or []))]
+            return " ".join(f"{k}={_fmt(v)}" for k, v in picked)
         picked = [(k, v) for k, v in _flatten(parsed)
                   if _INTERESTING.search(k.split(".")[-1]) and not isinstance(v, (dict, list))]
         return " ".join(f"{k}={_fmt(v)}" for k, v in picked[:6])

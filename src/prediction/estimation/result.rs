@@ -74,6 +74,61 @@ pub enum FitWarning {
     },
     /// The standard errors could not be computed.
     StandardErrorsUnavailable(String),
+    /// No more persons than free parameters: the estimates are not identified by the data,
+    /// whatever EM reports about convergence.
+    FewPersons {
+        /// Persons in the fit.
+        persons: usize,
+        /// Free parameters.
+        parameters: usize,
+    },
+    /// An estimate so far out (a steep slope, a difficulty beyond the ability range) that it
+    /// is unlikely to be a real property of the item.
+    ExtremeEstimate {
+        /// Item.
+        item: String,
+        /// Parameter (`a`, `b`, …, on the reported IRT metric).
+        parameter: String,
+        /// Its value.
+        value: f64,
+    },
+}
+
+/// Slopes above this (logistic metric) are reported as extreme.
+pub const EXTREME_SLOPE: f64 = 8.0;
+/// Difficulties beyond ± this many latent SDs from the latent mean are reported as extreme.
+pub const EXTREME_DIFFICULTY: f64 = 6.0;
+/// Standard errors above this are reported as enormous.
+pub const LARGE_STANDARD_ERROR: f64 = 10.0;
+
+impl FitWarning {
+    /// The item the warning is about, when it is about one.
+    pub fn item(&self) -> Option<&str> {
+        match self {
+            FitWarning::ItemExcluded { item, .. }
+            | FitWarning::CategoryNotChosen { item, .. }
+            | FitWarning::AtBound { item, .. }
+            | FitWarning::LargeStandardError { item, .. }
+            | FitWarning::NegativeSlope { item, .. }
+            | FitWarning::ExtremeEstimate { item, .. } => Some(item),
+            _ => None,
+        }
+    }
+
+    /// Whether the warning says the estimates themselves are doubtful (a bound, an enormous
+    /// SE, an extreme or reversed estimate, no convergence, too few persons).
+    pub fn questions_the_estimates(&self) -> bool {
+        matches!(
+            self,
+            FitWarning::NotConverged { .. }
+                | FitWarning::AtBound { .. }
+                | FitWarning::LargeStandardError { .. }
+                | FitWarning::NegativeSlope { .. }
+                | FitWarning::StandardErrorsUnavailable(_)
+                | FitWarning::FewPersons { .. }
+                | FitWarning::ExtremeEstimate { .. }
+        )
+    }
 }
 
 impl std::fmt::Display for FitWarning {
@@ -122,6 +177,22 @@ impl std::fmt::Display for FitWarning {
             FitWarning::StandardErrorsUnavailable(reason) => {
                 write!(f, "standard errors unavailable: {reason}")
             }
+            FitWarning::FewPersons {
+                persons,
+                parameters,
+            } => write!(
+                f,
+                "{persons} persons for {parameters} free parameters: the data cannot identify the estimates, whatever the convergence report says (use a simpler model or more persons)"
+            ),
+            FitWarning::ExtremeEstimate {
+                item,
+                parameter,
+                value,
+            } => write!(
+                f,
+                "item {}: {parameter} = {value:.3} is extreme; the estimate is not reliable (too few responses, or a poorly fitting item)",
+                q(item)
+            ),
         }
     }
 }
@@ -485,7 +556,7 @@ pub(crate) fn estimate_warnings(
         }
         for (name, se) in item.parameter_names.iter().zip(&item.parameter_se) {
             if let Some(se) = se
-                && *se > 10.0
+                && *se > LARGE_STANDARD_ERROR
             {
                 warnings.push(FitWarning::LargeStandardError {
                     item: item.item.clone(),
@@ -500,6 +571,44 @@ pub(crate) fn estimate_warnings(
                 a: item.a(),
             });
         }
+        // Extreme values that are not already reported at a bound.
+        let at_bound = |parameter: &str| {
+            warnings.iter().any(|w| {
+                matches!(w, FitWarning::AtBound { item: i, parameter: p, .. }
+                    if *i == item.item && p == parameter)
+            })
+        };
+        let mut extreme = Vec::new();
+        if let Some(a) = item.irt.a
+            && a * scaling > EXTREME_SLOPE
+            && !at_bound("a")
+        {
+            extreme.push(("a".to_string(), a));
+        }
+        let sd = latent_variance.sqrt();
+        for (k, b) in item.irt.b.iter().enumerate() {
+            if b.is_finite() && (b - latent_mean).abs() > EXTREME_DIFFICULTY * sd {
+                let name = if item.irt.b.len() == 1 {
+                    "b".to_string()
+                } else {
+                    format!("b{}", k + 1)
+                };
+                extreme.push((name, *b));
+            }
+        }
+        for (parameter, value) in extreme {
+            warnings.push(FitWarning::ExtremeEstimate {
+                item: item.item.clone(),
+                parameter,
+                value,
+            });
+        }
+    }
+    if n > 0 && setup.n_persons <= n {
+        warnings.push(FitWarning::FewPersons {
+            persons: setup.n_persons,
+            parameters: n,
+        });
     }
     warnings
 }
