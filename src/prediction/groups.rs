@@ -701,7 +701,7 @@ pub(crate) fn assemble(
         });
     }
     let mut warnings = run.warnings.clone();
-    for warning in estimate_warnings(setup, &run.psi, &fitted_all) {
+    for warning in estimate_warnings(setup, &run.psi, &fitted_all, settings.scaling, (0.0, 1.0)) {
         if !warnings.contains(&warning) {
             warnings.push(warning);
         }

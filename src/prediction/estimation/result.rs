@@ -516,13 +516,18 @@ pub(crate) fn reported_latent(
 }
 
 /// Warnings about the estimates: parameters at a bound, enormous standard errors, negative
-/// slopes of right/wrong items.
+/// slopes of right/wrong items, extreme slopes and difficulties (against the latent mean and
+/// variance `latent`, with the reporting scale `scaling`), fewer persons than parameters.
 pub(crate) fn estimate_warnings(
     setup: &Setup,
     psi: &[f64],
     items: &[FittedItem],
+    scaling: f64,
+    latent: (f64, f64),
 ) -> Vec<FitWarning> {
     let layout = &setup.problem.layout;
+    let n = layout.n_free();
+    let (latent_mean, latent_variance) = latent;
     let mut warnings = Vec::new();
     for (i, parameter) in layout.free.iter().enumerate() {
         let (lo, hi) = parameter.bounds;
@@ -642,7 +647,13 @@ pub(crate) fn assemble(
         .collect();
     let (latent_mean, latent_variance, latent_mean_se, latent_variance_se) =
         reported_latent(&setup, settings, &psi, covariance.as_deref(), 0);
-    warnings.extend(estimate_warnings(&setup, &psi, &items));
+    warnings.extend(estimate_warnings(
+        &setup,
+        &psi,
+        &items,
+        settings.scaling,
+        (latent_mean, latent_variance),
+    ));
     let k = n;
     let n_persons = setup.n_persons;
     let _ = ParameterKind::Slope;
