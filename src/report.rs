@@ -233,6 +233,7 @@ nav ol { columns: 2; }
 table { border-collapse: collapse; margin: 8px 0 18px; font-size: 12.5px; }
 caption { text-align: left; font-weight: 600; padding-bottom: 4px; }
 th, td { border: 1px solid #c8c8c8; padding: 3px 7px; vertical-align: top; }
+td:not(.num) { overflow-wrap: anywhere; }
 th { background: #eef3f8; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.flagged td { background: #fff3cd; }
@@ -391,7 +392,8 @@ fn data_section(inputs: &ReportInputs) -> Option<ReportSection> {
             table.rows.push(vec![
                 (i + 1).to_string(),
                 entry.step.kind_label().to_string(),
-                crate::text::shorten(&settings.to_string(), 400),
+                // Spaces after the commas let the browser wrap the line.
+                crate::text::shorten(&settings.to_string(), 400).replace(",\"", ", \""),
                 report.map_or(String::new(), |r| r.rows_in.to_string()),
                 report.map_or(String::new(), |r| r.rows_out.to_string()),
                 report.map_or(String::new(), |r| r.columns_out.to_string()),
