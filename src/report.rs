@@ -687,6 +687,17 @@ fn model_sections(analysis: &Analysis, range: [f64; 2]) -> Result<Vec<ReportSect
     let thetas: Vec<f64> = analysis.scores.iter().filter_map(|s| s.theta).collect();
     let mut curves = ReportSection::new("plots", "Item curves, information and the Wright map");
     curves.plots.push(plots::item_curves(&parameters, range));
+    if parameters.iter().any(|i| i.n_categories() > 2) {
+        // Every category of every item in one plot is a thicket: each item gets its own.
+        curves
+            .plots
+            .push(plots::expected_score_curves(&parameters, range));
+        for item in parameters.iter().filter(|i| i.n_categories() > 2).take(40) {
+            let mut plot = plots::item_curves(std::slice::from_ref(item), range);
+            plot.title = format!("{}: category response curves", item.item);
+            curves.plots.push(plot);
+        }
+    }
     curves
         .plots
         .push(plots::item_information(&parameters, range));

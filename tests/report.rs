@@ -247,3 +247,53 @@ fn chromium_shows_the_report_of_irtlab_report() {
     assert!(dom.matches("<svg").count() >= 27);
     assert!(dom.matches("<td").count() > 500);
 }
+
+#[test]
+fn polytomous_items_get_category_curves_and_thresholds() {
+    // Science (four Likert items, categories 1–4) under the graded model.
+    let frame = irtlab::preparation::Source::for_file(&data_file("science.csv"))
+        .unwrap()
+        .load(None)
+        .unwrap();
+    let matrix = prediction::ResponseMatrix::from_dataframe(&frame, None, None).unwrap();
+    let settings = prediction::FitSettings {
+        model: prediction::ItemType::Graded,
+        ..prediction::FitSettings::default()
+    };
+    let analysis = prediction::analyse(
+        &matrix,
+        &settings,
+        ScoringMethod::default(),
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let classical = irtlab::prediction::classical::classical_analysis(
+        &matrix,
+        &irtlab::prediction::classical::ClassicalSettings::default(),
+    )
+    .unwrap();
+    let html = render_report(&ReportInputs {
+        title: "Science".into(),
+        matrix: Some(&matrix),
+        classical: Some(&classical),
+        analysis: Some(&analysis),
+        ..ReportInputs::default()
+    })
+    .unwrap();
+    let names = matrix.item_names();
+    assert_eq!(names.len(), 4);
+    for name in names {
+        assert!(
+            html.contains(&format!("{name}: category response curves")),
+            "{name}"
+        );
+        // The Wright map labels each of the three thresholds.
+        for k in 1..=3 {
+            assert!(html.contains(&format!(">{name}.{k}")), "{name}.{k}");
+        }
+    }
+    assert!(html.contains("Expected item scores"));
+    // Classical maxima are K − 1 = 3 per item, 12 for the test.
+    assert!(html.contains("<td>maximum possible score</td><td class=\"num\">12</td>"));
+}
