@@ -297,3 +297,36 @@ fn polytomous_items_get_category_curves_and_thresholds() {
     // Classical maxima are K − 1 = 3 per item, 12 for the test.
     assert!(html.contains("<td>maximum possible score</td><td class=\"num\">12</td>"));
 }
+
+#[test]
+fn the_nominal_model_is_drawn_over_the_distractor_plots() {
+    let path = assets().join("sample.irtlab.json");
+    let project = Project::load(&path).unwrap();
+    let prepared = project::prepare(&project, path.parent()).unwrap();
+    let matrix = project::response_matrix(&project, &prepared).unwrap();
+    let run = project::classical_run(&project, &prepared, &matrix, None).unwrap();
+    let distractors = run.distractors.as_ref().unwrap();
+    let input = run.distractor_input.as_ref().unwrap();
+    let overlay = irtlab::prediction::distractors::fit_nominal_overlay(
+        &input.answers,
+        distractors,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    // The score groups' mean θ rise from the lowest group to the highest.
+    let thetas: Vec<f64> = overlay.group_theta.iter().map(|t| t.unwrap()).collect();
+    assert!(thetas.windows(2).all(|w| w[0] < w[1]), "{thetas:?}");
+    let html = render_report(&ReportInputs {
+        distractors: Some(distractors),
+        nominal_overlay: Some(&overlay),
+        ..ReportInputs::default()
+    })
+    .unwrap();
+    assert!(html.contains("Solid curves: the nominal model"));
+    // One fitted curve per option of each of the 20 plotted items.
+    assert!(
+        html.matches(": nominal model</text>").count() >= 20 * 4,
+        "too few curves"
+    );
+}
