@@ -9,6 +9,8 @@
 //! cargo bench --bench bench -- long-csv       # 1,000,000-row long CSV → key scoring → wide 0/1
 //! cargo bench --bench bench -- long-sqlite    # the same from a SQLite table
 //! cargo bench --bench bench -- pipeline       # a 5-step pipeline on a 100,000 × 100 wide table
+//! cargo bench --bench bench -- ctt            # classical item analysis + distractor analysis,
+//!                                             # 100,000 × 100 four-option answers
 //! cargo bench --bench bench -- sparse         # long CSV, 3,000,000 responses (100,000 persons ×
 //!                                             # 10,000 items, 30 each) → sparse → 2PL → EAP
 //! cargo bench --bench bench -- diagnostics    # 2PL, 100,000 × 100, complete: every fit statistic
@@ -448,6 +450,67 @@ fn diagnostics_case() {
     );
 }
 
+/// Classical item and test analysis of the scored matrix plus the distractor analysis of the
+/// unscored answers, 100,000 persons × 100 four-option items (what `irtlab items-ctt --key`
+/// computes after loading).
+fn ctt_case() {
+    use irtlab::prediction::classical::{ClassicalSettings, classical_analysis};
+    use irtlab::prediction::distractors::{DistractorSettings, distractor_analysis, score_by_key};
+    let (n_persons, n_items) = (100_000, 100);
+    let letters = simulated_letters(n_persons, n_items);
+    let mut columns = Vec::with_capacity(n_items);
+    let mut names = Vec::with_capacity(n_items);
+    for j in 0..n_items {
+        let name = format!("item{:03}", j + 1);
+        columns.push(Column::new(
+            name.as_str().into(),
+            letters.iter().map(|row| row[j]).collect::<Vec<_>>(),
+        ));
+        names.push(name);
+    }
+    drop(letters);
+    let frame = DataFrame::new(n_persons, columns).expect("the table");
+    let answers = ResponseMatrix::from_dataframe(&frame, None, Some(&names)).expect("answers");
+    drop(frame);
+    let key: Vec<KeyEntry> = (0..n_items)
+        .map(|j| KeyEntry {
+            column: names[j].clone(),
+            key: LETTERS[j % 4].to_string(),
+        })
+        .collect();
+    let (mut scoring, mut classical, mut distractors, mut total) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let start = Instant::now();
+        let scored = score_by_key(&answers, &key).expect("scored");
+        let scored_at = start.elapsed().as_secs_f64();
+        let analysis =
+            classical_analysis(&scored, &ClassicalSettings::default()).expect("classical");
+        let classical_at = start.elapsed().as_secs_f64();
+        let options = distractor_analysis(&answers, &key, &DistractorSettings::default())
+            .expect("distractors");
+        let all = start.elapsed().as_secs_f64();
+        assert_eq!(analysis.items.len(), n_items);
+        assert_eq!(options.items.len(), n_items);
+        scoring.push(scored_at);
+        classical.push(classical_at - scored_at);
+        distractors.push(all - classical_at);
+        total.push(all - scored_at);
+    }
+    for times in [&mut scoring, &mut classical, &mut distractors, &mut total] {
+        times.sort_by(f64::total_cmp);
+    }
+    println!(
+        "ctt: {n_persons} × {n_items} four-option answers: classical table {:.3} s + distractor analysis {:.3} s = {:.3} s (medians of 5; min total {:.3} s); scoring by key {:.3} s; peak memory {:.0} MB",
+        classical[2],
+        distractors[2],
+        total[2],
+        total[0],
+        scoring[2],
+        peak_memory_mb().unwrap_or(f64::NAN)
+    );
+}
+
 fn main() {
     let arguments: Vec<String> = std::env::args()
         .skip(1)
@@ -483,9 +546,10 @@ fn main() {
         "long-csv" => long_case("long-csv", false),
         "long-sqlite" => long_case("long-sqlite", true),
         "pipeline" => pipeline_case(),
+        "ctt" => ctt_case(),
         "diagnostics" => diagnostics_case(),
         other => eprintln!(
-            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-xpd, fit-small, graded, long-csv, long-sqlite, pipeline, sparse, diagnostics"
+            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-xpd, fit-small, graded, long-csv, long-sqlite, pipeline, sparse, diagnostics, ctt"
         ),
     }
 }

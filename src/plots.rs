@@ -687,7 +687,13 @@ pub fn svg(plot: &Plot) -> String {
         820.0,
         (460.0f64).max(60.0 + 16.0 * legend_rows.min(40) as f64),
     );
-    let (left, right, top, bottom) = (70.0, 200.0, 30.0, 50.0);
+    // A secondary axis takes 60 px of the right margin; the legend keeps 190 px beside it.
+    let right = if plot.secondary.is_some() {
+        260.0
+    } else {
+        200.0
+    };
+    let (left, top, bottom) = (70.0, 30.0, 50.0);
     let points = || plot.series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
         (a.min(p[0]), b.max(p[0]))

@@ -233,6 +233,7 @@ nav ol { columns: 2; }
 table { border-collapse: collapse; margin: 8px 0 18px; font-size: 12.5px; }
 caption { text-align: left; font-weight: 600; padding-bottom: 4px; }
 th, td { border: 1px solid #c8c8c8; padding: 3px 7px; vertical-align: top; }
+td:not(.num) { overflow-wrap: anywhere; }
 th { background: #eef3f8; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.flagged td { background: #fff3cd; }
@@ -391,7 +392,8 @@ fn data_section(inputs: &ReportInputs) -> Option<ReportSection> {
             table.rows.push(vec![
                 (i + 1).to_string(),
                 entry.step.kind_label().to_string(),
-                crate::text::shorten(&settings.to_string(), 400),
+                // Spaces after the commas let the browser wrap the line.
+                crate::text::shorten(&settings.to_string(), 400).replace(",\"", ", \""),
                 report.map_or(String::new(), |r| r.rows_in.to_string()),
                 report.map_or(String::new(), |r| r.rows_out.to_string()),
                 report.map_or(String::new(), |r| r.columns_out.to_string()),
@@ -685,6 +687,17 @@ fn model_sections(analysis: &Analysis, range: [f64; 2]) -> Result<Vec<ReportSect
     let thetas: Vec<f64> = analysis.scores.iter().filter_map(|s| s.theta).collect();
     let mut curves = ReportSection::new("plots", "Item curves, information and the Wright map");
     curves.plots.push(plots::item_curves(&parameters, range));
+    if parameters.iter().any(|i| i.n_categories() > 2) {
+        // Every category of every item in one plot is a thicket: each item gets its own.
+        curves
+            .plots
+            .push(plots::expected_score_curves(&parameters, range));
+        for item in parameters.iter().filter(|i| i.n_categories() > 2).take(40) {
+            let mut plot = plots::item_curves(std::slice::from_ref(item), range);
+            plot.title = format!("{}: category response curves", item.item);
+            curves.plots.push(plot);
+        }
+    }
     curves
         .plots
         .push(plots::item_information(&parameters, range));
