@@ -19,13 +19,17 @@ use irtlab::prediction::{
 use irtlab::preparation::{Layout, Source};
 use irtlab::project::{self, Prepared, Project};
 
+mod dif;
+
 const EXAMPLES: &str = "Examples:
   irtlab fit data.csv --id id --scores-out scores.csv
   irtlab fit data.csv --id id --model 3pl --prior c=beta(5,17) --items-out items.csv
   irtlab fit data.csv --id id --model 3pl --prior c=none --se none --json
   irtlab fit data.csv --id id --model graded --item-model Q1=2pl --probabilities-out p.csv
   irtlab fit data.csv --id id --prior a=lognormal(0,0.5) --scoring wle --scores-out wle.csv
-  irtlab probabilities --item-parameters items.csv --theta -4:4:0.5 --out grid.csv";
+  irtlab probabilities --item-parameters items.csv --theta -4:4:0.5 --out grid.csv
+  irtlab fit data.csv --id id --group gender --invariance scalar --json
+  irtlab dif data.csv --id id --group gender --focal F --method mh,logistic,lr --purify";
 
 /// Item Response Theory analysis: prepare data, calibrate IRT models (Rasch, 1PL–4PL, graded,
 /// partial credit, rating scale, nominal), score abilities, compute probabilities. Without a
@@ -52,13 +56,17 @@ enum Command {
     Run(RunArgs),
     /// Run a project's preparation and preprocessing only and write the clean response matrix.
     Prepare(PrepareArgs),
+    /// Differential item functioning between two groups: Mantel–Haenszel, logistic regression,
+    /// IRT likelihood ratio and Wald tests of every item.
+    Dif(dif::DifArgs),
 }
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     /// The project file (*.irtlab.json).
     project: PathBuf,
-    /// Folder for items.csv, scores.csv and probabilities.csv (created if needed).
+    /// Folder for items.csv, scores.csv and probabilities.csv, and dif.csv / group_items.csv
+    /// when the project holds a DIF analysis / a multiple-group model (created if needed).
     #[arg(long, default_value = "irtlab-output")]
     out: PathBuf,
     /// Print the fit summary as one JSON object instead of text.
@@ -159,6 +167,8 @@ struct FitArgs {
     /// Print one JSON object with the fit summary to stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    groups: dif::GroupFitArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -262,6 +272,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Probabilities(args)) => probabilities(args),
         Some(Command::Run(args)) => run_project(args),
         Some(Command::Prepare(args)) => prepare_project(args),
+        Some(Command::Dif(args)) => dif::dif_command(args),
         None => open_app(cli.path),
     }
 }
@@ -411,6 +422,10 @@ fn fit(args: FitArgs) -> Result<()> {
     let settings = args.model.settings()?;
     let frame = Source::for_file(&args.data)?.load_cancellable(None, Some(INTERRUPTED.clone()))?;
     check_interrupted()?;
+    if args.groups.group.is_some() {
+        let wanted = [want_items, want_scores, want_probabilities, want_expected];
+        return dif::fit_groups(&args, frame, &settings, &outputs, wanted);
+    }
     let responses =
         ResponseMatrix::from_dataframe(&frame, args.id.as_deref(), args.items.as_deref())
             .with_context(|| format!("{}", args.data.display()))?;
@@ -782,6 +797,7 @@ fn run_project(args: RunArgs) -> Result<()> {
     if !args.skip_probabilities {
         outputs.add_path(&probabilities_path, "probabilities", false)?;
     }
+    let group_outputs = dif::ProjectGroupOutputs::add(&mut outputs, &args.out, &project)?;
     let prepared = prepare_with_interrupts(&project, base.as_deref())?;
     print_preparation(&project, &prepared);
     let matrix = project::response_matrix(&project, &prepared)?;
@@ -807,11 +823,13 @@ fn run_project(args: RunArgs) -> Result<()> {
     } else {
         print!("{}", fit_summary(&analysis));
     }
+    let group_frames = group_outputs.run(&project, &prepared, &matrix, args.json)?;
     check_interrupted()?;
     let mut frames = vec![analysis.items_table()?, analysis.scores_table()?];
     if !args.skip_probabilities {
         frames.push(analysis.person_probabilities_table()?);
     }
+    frames.extend(group_frames);
     outputs.write(&mut frames)?;
     let written: Vec<String> = outputs
         .destinations()
