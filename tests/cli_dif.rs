@@ -323,3 +323,32 @@ fn project_dif_analysis_writes_dif_csv() {
     let statistic: f64 = item1.split(',').nth(2).unwrap().parse().unwrap();
     close(statistic, 4.80135, 1e-3, "MH χ² of item 1");
 }
+
+#[test]
+fn fit_group_with_anchor_items() {
+    let json = json_of(&irtlab(&[
+        "fit",
+        &data("dif1.csv"),
+        "--group",
+        "group",
+        "--anchors",
+        "Item_1,Item_2,Item_3,Item_4,Item_5",
+        "--se",
+        "none",
+        "--json",
+    ]));
+    // Items 1–5 equal across groups, D2's mean and variance free: the base model of mirt's
+    // Wald test above (reference EM: mean 0.0918, variance 0.856).
+    assert_eq!(json["items"][0]["differs"], false);
+    assert_eq!(json["items"][5]["differs"], true);
+    assert!(json["items"][5]["by_group"]["D1"]["a"].is_number());
+    let focal = &json["groups"][1];
+    close(focal["mean"].as_f64().unwrap(), 0.0918, 2e-3, "D2 mean");
+    close(
+        focal["variance"].as_f64().unwrap(),
+        0.856,
+        5e-3,
+        "D2 variance",
+    );
+    assert_eq!(focal["mean_estimated"], true);
+}
