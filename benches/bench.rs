@@ -13,6 +13,10 @@
 //!                                             # 100,000 × 100 four-option answers
 //! cargo bench --bench bench -- sparse         # long CSV, 3,000,000 responses (100,000 persons ×
 //!                                             # 10,000 items, 30 each) → sparse → 2PL → EAP
+//! cargo bench --bench bench -- dif-lr         # IRT likelihood-ratio DIF of every item, all
+//!                                             # other items as anchors: 20,000 × 20, 2 groups
+//! cargo bench --bench bench -- dif-mh         # Mantel–Haenszel DIF, 100,000 × 100, 2 groups
+//! cargo bench --bench bench -- invariance     # configural → metric → scalar, 20,000 × 20
 //! cargo bench --bench bench -- diagnostics    # 2PL, 100,000 × 100, complete: every fit statistic
 //!                                             # (M2, S-X2, Zh, infit/outfit, Q3, reliabilities) after the fit
 //! ```
@@ -20,8 +24,10 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use irtlab::prediction::dif::{Anchors, DifMethod, DifSettings, run_dif};
+use irtlab::prediction::groups::{Groups, invariance_ladder};
 use irtlab::prediction::simulation::{
-    SplitMix64, simulate_responses, typical_items, typical_polytomous_items,
+    SplitMix64, simulate_responses, simulate_with_latent, typical_items, typical_polytomous_items,
 };
 use irtlab::prediction::{
     FitSettings, ItemParameters, ItemType, ResponseMatrix, ScoringMethod, StandardErrorMethod,
@@ -511,6 +517,124 @@ fn ctt_case() {
     );
 }
 
+/// Two groups of simulated 2PL responses: `n_per_group` reference persons (θ ~ N(0, 1)) and as
+/// many focal persons (θ ~ N(−0.25, 1)); in the focal group item 1's b is 0.5 higher, item 2's
+/// 0.5 lower and item 3's a halved (the peer comparison's design).
+fn dif_data(n_per_group: usize, n_items: usize) -> (ResponseMatrix, Groups) {
+    let reference = items(n_items, 9);
+    let mut focal = reference.clone();
+    let irt = |item: &ItemParameters| {
+        let form = item.irt(1.0);
+        (form.a.unwrap_or(1.0), form.b[0])
+    };
+    for (j, (da, db)) in [(1.0, 0.5), (1.0, -0.5), (0.5, 0.0)]
+        .into_iter()
+        .enumerate()
+    {
+        let (a, b) = irt(&reference[j]);
+        focal[j] = ItemParameters::dichotomous(reference[j].item.clone(), a * da, b + db, 0.0, 1.0);
+    }
+    let (r, _) = simulate_with_latent(&reference, n_per_group, 0.0, 1.0, 0.0, 31);
+    let (f, _) = simulate_with_latent(&focal, n_per_group, -0.25, 1.0, 0.0, 32);
+    let mut codes = Vec::with_capacity(2 * n_per_group * n_items);
+    for m in [&r, &f] {
+        for p in 0..n_per_group {
+            codes.extend_from_slice(m.dense_row(p).expect("simulated data are dense"));
+        }
+    }
+    let matrix = ResponseMatrix::from_labelled_codes(
+        (1..=2 * n_per_group).map(|i| i.to_string()).collect(),
+        reference.iter().map(|i| i.item.clone()).collect(),
+        reference.iter().map(|i| i.categories.clone()).collect(),
+        codes,
+    )
+    .expect("a matrix");
+    let values: Vec<Option<String>> = (0..2 * n_per_group)
+        .map(|p| Some(if p < n_per_group { "ref" } else { "focal" }.to_string()))
+        .collect();
+    let groups = Groups::from_values("group", &values, Some("ref"), Some(&["focal".to_string()]))
+        .expect("two groups");
+    (matrix, groups)
+}
+
+fn dif_case(name: &str, n_per_group: usize, n_items: usize, method: DifMethod) {
+    let (matrix, groups) = dif_data(n_per_group, n_items);
+    let settings = DifSettings {
+        methods: vec![method],
+        anchors: Anchors::AllOthers { purify: false },
+        ..DifSettings::default()
+    };
+    let mut times = Vec::new();
+    let mut report = None;
+    let runs = if method.is_irt() { 3 } else { 5 };
+    for _ in 0..runs {
+        let start = Instant::now();
+        let result = run_dif(
+            &matrix,
+            &groups,
+            &settings,
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
+        .expect("DIF runs");
+        times.push(start.elapsed().as_secs_f64());
+        report = Some(result);
+    }
+    times.sort_by(f64::total_cmp);
+    let report = report.expect("at least one run");
+    let first: Vec<String> = report
+        .rows
+        .iter()
+        .take(4)
+        .map(|r| format!("{} {:.2}", r.item, r.statistic))
+        .collect();
+    println!(
+        "{name}: {} {} × {n_items}, 2 groups: median {:.3} s, min {:.3} s over {runs} runs (whole analysis); flagged {:?}; statistics {}; focal mean {:?}",
+        method.label(),
+        2 * n_per_group,
+        times[times.len() / 2],
+        times[0],
+        report.flagged_items(),
+        first.join(", "),
+        report
+            .groups
+            .focal_mean
+            .map(|m| (m * 1000.0).round() / 1000.0),
+    );
+}
+
+fn invariance_case() {
+    let (matrix, groups) = dif_data(10_000, 20);
+    let start = Instant::now();
+    let ladder = invariance_ladder(
+        &matrix,
+        &groups,
+        &FitSettings::default(),
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .expect("the ladder fits");
+    let seconds = start.elapsed().as_secs_f64();
+    let steps: Vec<String> = ladder
+        .steps
+        .iter()
+        .map(|s| {
+            format!(
+                "{} logL {:.2}{}",
+                s.level.name(),
+                s.log_likelihood,
+                s.test
+                    .map(|t| format!(" (LR {:.1}, df {}, p {:.3})", t.statistic, t.df, t.p))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    println!(
+        "invariance: configural → metric → scalar on 20000 × 20, 2 groups: {seconds:.3} s; {}",
+        steps.join("; ")
+    );
+}
+
 fn main() {
     let arguments: Vec<String> = std::env::args()
         .skip(1)
@@ -547,9 +671,12 @@ fn main() {
         "long-sqlite" => long_case("long-sqlite", true),
         "pipeline" => pipeline_case(),
         "ctt" => ctt_case(),
+        "dif-lr" => dif_case("dif-lr", 10_000, 20, DifMethod::LikelihoodRatio),
+        "dif-mh" => dif_case("dif-mh", 50_000, 100, DifMethod::MantelHaenszel),
+        "invariance" => invariance_case(),
         "diagnostics" => diagnostics_case(),
         other => eprintln!(
-            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-xpd, fit-small, graded, long-csv, long-sqlite, pipeline, sparse, diagnostics, ctt"
+            "unknown case {other}; cases: fit, fit-missing, fit-se, fit-xpd, fit-small, graded, long-csv, long-sqlite, pipeline, sparse, diagnostics, ctt, dif-lr, dif-mh, invariance"
         ),
     }
 }

@@ -22,6 +22,7 @@ use irtlab::preparation::{Layout, Source};
 use irtlab::project::{self, Prepared, Project};
 
 mod diagnostics;
+mod dif;
 
 const EXAMPLES: &str = "Examples:
   irtlab fit data.csv --id id --scores-out scores.csv
@@ -32,7 +33,9 @@ const EXAMPLES: &str = "Examples:
   irtlab fit data.csv --id id --diagnostics --item-fit-out item_fit.csv --ld-out ld.csv --json
   irtlab compare data.csv --id id --models rasch,2pl,3pl
   irtlab probabilities --item-parameters items.csv --theta -4:4:0.5 --out grid.csv
-  irtlab serve --item-parameters items.csv --port 8080 --log";
+  irtlab serve --item-parameters items.csv --port 8080 --log
+  irtlab fit data.csv --id id --group gender --invariance scalar --json
+  irtlab dif data.csv --id id --group gender --focal F --method mh,logistic,lr --purify";
 
 /// Item Response Theory analysis: prepare data, calibrate IRT models (Rasch, 1PL–4PL, graded,
 /// partial credit, rating scale, nominal), score abilities, compute probabilities. Without a
@@ -61,6 +64,9 @@ enum Command {
     Run(RunArgs),
     /// Run a project's preparation and preprocessing only and write the clean response matrix.
     Prepare(PrepareArgs),
+    /// Differential item functioning between two groups: Mantel–Haenszel, logistic regression,
+    /// IRT likelihood ratio and Wald tests of every item.
+    Dif(dif::DifArgs),
     /// Fit several models to the same data and compare them: log-likelihood, parameters, AIC,
     /// AICc, BIC, SABIC, and likelihood-ratio tests of the nested pairs.
     Compare(diagnostics::CompareArgs),
@@ -114,7 +120,8 @@ struct ServeArgs {
 struct RunArgs {
     /// The project file (*.irtlab.json).
     project: PathBuf,
-    /// Folder for items.csv, scores.csv and probabilities.csv (created if needed).
+    /// Folder for items.csv, scores.csv and probabilities.csv, and dif.csv / group_items.csv
+    /// when the project holds a DIF analysis / a multiple-group model (created if needed).
     #[arg(long, default_value = "irtlab-output")]
     out: PathBuf,
     /// Print the fit summary as one JSON object instead of text.
@@ -221,6 +228,8 @@ struct FitArgs {
     json: bool,
     #[command(flatten)]
     diagnostics: diagnostics::DiagnosticsArgs,
+    #[command(flatten)]
+    groups: dif::GroupFitArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -328,6 +337,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::ItemsCtt(args)) => ctt::items_ctt(args),
         Some(Command::Report(args)) => ctt::report(args),
         Some(Command::Compare(args)) => diagnostics::compare(args),
+        Some(Command::Dif(args)) => dif::dif_command(args),
         None => open_app(cli.path),
     }
 }
@@ -480,6 +490,10 @@ fn fit(args: FitArgs) -> Result<()> {
     let settings = args.model.settings()?;
     let frame = Source::for_file(&args.data)?.load_cancellable(None, Some(INTERRUPTED.clone()))?;
     check_interrupted()?;
+    if args.groups.group.is_some() {
+        let wanted = [want_items, want_scores, want_probabilities, want_expected];
+        return dif::fit_groups(&args, frame, &settings, &outputs, wanted);
+    }
     let responses =
         ResponseMatrix::from_dataframe(&frame, args.id.as_deref(), args.items.as_deref())
             .with_context(|| format!("{}", args.data.display()))?;
@@ -864,6 +878,7 @@ fn run_project(args: RunArgs) -> Result<()> {
     if !args.skip_probabilities {
         outputs.add_path(&probabilities_path, "probabilities", false)?;
     }
+    let group_outputs = dif::ProjectGroupOutputs::add(&mut outputs, &args.out, &project)?;
     let prepared = prepare_with_interrupts(&project, base.as_deref())?;
     print_preparation(&project, &prepared);
     let matrix = project::response_matrix(&project, &prepared)?;
@@ -906,6 +921,7 @@ fn run_project(args: RunArgs) -> Result<()> {
             print!("{}", diagnostics::summary(statistics));
         }
     }
+    let group_frames = group_outputs.run(&project, &prepared, &matrix, args.json)?;
     check_interrupted()?;
     let mut frames = vec![
         analysis.items_table()?,
@@ -914,6 +930,7 @@ fn run_project(args: RunArgs) -> Result<()> {
     if !args.skip_probabilities {
         frames.push(analysis.person_probabilities_table()?);
     }
+    frames.extend(group_frames);
     if let Some(run) = &classical {
         frames.push(run.classical.items_table()?);
         frames.push(run.classical.test_table()?);

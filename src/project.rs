@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::export::write_atomically;
 use crate::prediction::classical::{ClassicalAnalysis, ClassicalSettings, classical_analysis};
 use crate::prediction::diagnostics::DiagnosticsOptions;
+use crate::prediction::dif::{DifProgress, DifReport, DifSettings};
 use crate::prediction::distractors::{DistractorAnalysis, DistractorSettings, distractor_analysis};
+use crate::prediction::groups::{GroupAnalysis, GroupModel, Groups, Invariance};
 use crate::prediction::{
     self, Analysis, FitSettings, PredictionError, Progress, ResponseMatrix, ScoringMethod,
 };
@@ -45,6 +47,13 @@ pub struct Project {
     /// Ability estimation.
     #[serde(default)]
     pub scoring: ScoringMethod,
+    /// The group column for multiple-group calibration and DIF (files without it load as
+    /// single-group projects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<GroupSetting>,
+    /// A DIF analysis between the group setting's reference and focal group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dif: Option<DifSettings>,
     /// Fit statistics to compute after the fit (`irtlab run` then writes `item_fit.csv` and
     /// `model_fit.json`); `None`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +85,23 @@ impl ClassicalOptions {
     pub fn is_default(&self) -> bool {
         self == &ClassicalOptions::default()
     }
+}
+
+/// Which column splits the persons into groups, and what to do with them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSetting {
+    /// The column (any column kept through preprocessing; never an item).
+    pub column: String,
+    /// The reference group's value (default: the first value in sorted order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The focal group's value (default: every other value; DIF needs exactly one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focal: Option<String>,
+    /// Fit a multiple-group model at this invariance level instead of one group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invariance: Option<Invariance>,
 }
 
 /// What went wrong with a project.
@@ -113,6 +139,8 @@ impl Project {
             scoring: ScoringMethod::default(),
             classical: ClassicalOptions::default(),
             diagnostics: None,
+            groups: None,
+            dif: None,
         }
     }
 
@@ -139,6 +167,14 @@ impl Project {
             .distractors
             .validate()
             .map_err(|e| format!("distractor settings: {e}"))?;
+        if let Some(dif) = &project.dif {
+            dif.validate().map_err(|e| format!("DIF settings: {e}"))?;
+            if project.groups.is_none() {
+                return Err(
+                    "the DIF analysis needs a group setting (\"groups\": {\"column\": …})".into(),
+                );
+            }
+        }
         Ok(project)
     }
 
@@ -261,9 +297,13 @@ pub fn response_matrix(
     if let Some(sparse) = &prepared.pipeline.sparse {
         return sparse_matrix(&project.response_columns.items, id_column, frame, sparse);
     }
-    let items = project
+    let mut items = project
         .response_columns
         .item_columns(frame, &prepared.layout.pivoted_items)?;
+    // The group column describes persons; it is never an item.
+    if let Some(groups) = &project.groups {
+        items.retain(|c| *c != groups.column);
+    }
     Ok(ResponseMatrix::from_dataframe(
         frame,
         id_column,
@@ -386,6 +426,99 @@ pub struct ProjectRun {
     pub matrix: ResponseMatrix,
     /// Calibration, scores, classical statistics.
     pub analysis: Analysis,
+    /// The multiple-group fit and DIF analysis, when the project asks for them.
+    pub group_results: Option<GroupResults>,
+}
+
+/// The results of a project's group setting.
+#[derive(Clone, Debug)]
+pub struct GroupResults {
+    /// Who is in which group.
+    pub groups: Groups,
+    /// The multiple-group calibration, when the group setting names an invariance level.
+    pub calibration: Option<GroupAnalysis>,
+    /// The DIF analysis, when the project holds one.
+    pub dif: Option<DifReport>,
+}
+
+/// What the group analyses are doing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GroupProgress {
+    /// The multiple-group calibration.
+    Calibration(Progress),
+    /// The DIF analysis.
+    Dif(DifProgress),
+}
+
+/// The project's groups: its group setting applied to the prepared data (one row per person,
+/// in the response matrix's order). `None` without a group setting.
+pub fn project_groups(
+    project: &Project,
+    prepared: &Prepared,
+    for_dif: bool,
+) -> Result<Option<Groups>, ProjectError> {
+    let Some(setting) = &project.groups else {
+        return Ok(None);
+    };
+    let focal: Option<Vec<String>> = setting.focal.clone().map(|f| vec![f]);
+    let groups = Groups::from_dataframe(
+        &prepared.pipeline.output,
+        &setting.column,
+        setting.reference.as_deref(),
+        focal.as_deref(),
+    )?;
+    if for_dif && groups.len() != 2 {
+        return Err(PredictionError::InvalidSetting(format!(
+            "DIF compares two groups; column {} has {} ({}): set the focal group",
+            crate::text::quoted(&setting.column),
+            groups.len(),
+            groups.names.join(", ")
+        ))
+        .into());
+    }
+    Ok(Some(groups))
+}
+
+/// The multiple-group calibration (when the group setting names an invariance level) and the
+/// DIF analysis (when the project holds one) of a prepared project. `None` without a group
+/// setting.
+pub fn run_group_analyses(
+    project: &Project,
+    prepared: &Prepared,
+    matrix: &ResponseMatrix,
+    progress: &mut dyn FnMut(GroupProgress),
+    cancel: &AtomicBool,
+) -> Result<Option<GroupResults>, ProjectError> {
+    let Some(groups) = project_groups(project, prepared, project.dif.is_some())? else {
+        return Ok(None);
+    };
+    let calibration = match project.groups.as_ref().and_then(|g| g.invariance) {
+        Some(level) => Some(prediction::groups::analyse_groups(
+            matrix,
+            &groups,
+            &GroupModel::invariance(level),
+            &project.model,
+            project.scoring,
+            &mut |p| progress(GroupProgress::Calibration(p)),
+            cancel,
+        )?),
+        None => None,
+    };
+    let dif = match &project.dif {
+        Some(settings) => Some(prediction::dif::run_dif(
+            matrix,
+            &groups,
+            settings,
+            &mut |p| progress(GroupProgress::Dif(p)),
+            cancel,
+        )?),
+        None => None,
+    };
+    Ok(Some(GroupResults {
+        groups,
+        calibration,
+        dif,
+    }))
 }
 
 /// Preparation → preprocessing → calibration → scoring.
@@ -398,10 +531,22 @@ pub fn run_project(
     let prepared = prepare(project, base)?;
     let matrix = response_matrix(project, &prepared)?;
     let analysis = prediction::analyse(&matrix, &project.model, project.scoring, progress, cancel)?;
+    let group_results = run_group_analyses(
+        project,
+        &prepared,
+        &matrix,
+        &mut |p| {
+            if let GroupProgress::Calibration(p) = p {
+                progress(p)
+            }
+        },
+        cancel,
+    )?;
     Ok(ProjectRun {
         prepared,
         matrix,
         analysis,
+        group_results,
     })
 }
 

@@ -76,7 +76,8 @@ CASES = {
     "d": Case(
         "d", "LR DIF, 2PL, 20,000 x 20, 2 groups", "dif_20000x20.csv",
         ["mirt_dif_lr.py", "{data}", "--group", "group", "--focal", "focal"],
-        ["dif", "{data}", "--group", "group", "--focal", "focal", "--method", "lr", "--json"],
+        ["dif", "{data}", "--id", "id", "--group", "group", "--focal", "focal", "--method", "lr",
+         "--p-adjust", "none", "--json"],
         default_reps=1,  # mirt takes minutes here
     ),
 }

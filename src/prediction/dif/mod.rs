@@ -1222,3 +1222,103 @@ pub fn fit_item_overlay(
         [&groups.names[0], &groups.names[1]],
     ))
 }
+
+/// The DIF table (`dif.csv`): one row per method and item with `item, method, statistic, df,
+/// p, p_adjusted, effect, effect_name, class, flagged, note`, then every detail any row has
+/// (empty where a row has none): α_MH, SE of Δ, areas, the groups' parameters…
+pub fn dif_table(report: &DifReport) -> Result<polars::prelude::DataFrame, PredictionError> {
+    use polars::prelude::{Column, DataFrame};
+    let rows = &report.rows;
+    let mut detail_names: Vec<String> = Vec::new();
+    let mut label_names: Vec<String> = Vec::new();
+    for r in rows {
+        for (name, _) in &r.details {
+            if !detail_names.contains(name) {
+                detail_names.push(name.clone());
+            }
+        }
+        for (name, _) in &r.labels {
+            if !label_names.contains(name) {
+                label_names.push(name.clone());
+            }
+        }
+    }
+    let finite = |v: f64| (!v.is_nan()).then_some(v);
+    let mut columns = vec![
+        Column::new(
+            "item".into(),
+            rows.iter().map(|r| r.item.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "method".into(),
+            rows.iter().map(|r| r.method.name()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "statistic".into(),
+            rows.iter().map(|r| finite(r.statistic)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "df".into(),
+            rows.iter().map(|r| finite(r.df)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "p".into(),
+            rows.iter().map(|r| finite(r.p)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "p_adjusted".into(),
+            rows.iter()
+                .map(|r| finite(r.p_adjusted))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "effect".into(),
+            rows.iter().map(|r| finite(r.effect)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "effect_name".into(),
+            rows.iter()
+                .map(|r| r.effect_name.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "class".into(),
+            rows.iter().map(|r| r.class.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "flagged".into(),
+            rows.iter().map(|r| r.flagged).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "note".into(),
+            rows.iter().map(|r| r.note.as_deref()).collect::<Vec<_>>(),
+        ),
+    ];
+    for name in &label_names {
+        columns.push(Column::new(
+            name.as_str().into(),
+            rows.iter()
+                .map(|r| {
+                    r.labels
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.as_str())
+                })
+                .collect::<Vec<_>>(),
+        ));
+    }
+    for name in &detail_names {
+        columns.push(Column::new(
+            name.as_str().into(),
+            rows.iter()
+                .map(|r| {
+                    r.details
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .and_then(|(_, v)| finite(*v))
+                })
+                .collect::<Vec<_>>(),
+        ));
+    }
+    DataFrame::new(rows.len(), columns).map_err(|e| PredictionError::Data(e.to_string()))
+}
