@@ -330,3 +330,53 @@ fn the_nominal_model_is_drawn_over_the_distractor_plots() {
         "too few curves"
     );
 }
+
+#[test]
+fn a_project_asking_for_fit_statistics_and_dif_gets_them_in_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        assets().join("sample.sqlite"),
+        dir.path().join("sample.sqlite"),
+    )
+    .unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(assets().join("sample.irtlab.json")).unwrap(),
+    )
+    .unwrap();
+    json["diagnostics"] =
+        serde_json::to_value(irtlab::prediction::diagnostics::DiagnosticsOptions::default())
+            .unwrap();
+    json["groups"] = serde_json::json!({"column": "gender"});
+    json["dif"] = serde_json::to_value(irtlab::prediction::dif::DifSettings::default()).unwrap();
+    let project = dir.path().join("sample.irtlab.json");
+    std::fs::write(&project, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let out = dir.path().join("report.html");
+    let output = Command::new(env!("CARGO_BIN_EXE_irtlab"))
+        .args([
+            "report",
+            project.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    for expected in [
+        "Model and item fit",
+        "M2",
+        "RMSEA",
+        "Item fit",
+        "Summed-score EAP table",
+        "Differential item functioning",
+        "Groups by gender",
+        "Mantel–Haenszel",
+    ] {
+        assert!(html.contains(expected), "{expected} not in the report");
+    }
+    assert!(!html.contains("<script"));
+}

@@ -316,6 +316,23 @@ pub(super) fn report(args: ReportArgs) -> Result<()> {
     let classical_run = project::classical_run(&project, &prepared, &matrix, key_table.as_deref())?;
     let analysis = analyse_with_progress(&matrix, &project.model, project.scoring)?;
     report_warnings(&analysis);
+    // What the project asks for beside the fit: fit statistics and DIF.
+    let fit_statistics =
+        super::diagnostics::compute(project.diagnostics.as_ref(), &matrix, &analysis)?;
+    let group_results = if project.dif.is_some() {
+        eprintln!("running the DIF analysis");
+        match project::run_group_analyses(&project, &prepared, &matrix, &mut |_| {}, &INTERRUPTED) {
+            Ok(results) => results,
+            Err(project::ProjectError::Prediction(
+                irtlab::prediction::PredictionError::Cancelled,
+            )) => {
+                bail!("interrupted; nothing was written")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
     let overlay = match (&classical_run.distractors, &classical_run.distractor_input) {
         (Some(d), Some(input)) if args.nominal => {
             eprintln!("fitting the nominal model to the unscored answers");
@@ -378,6 +395,16 @@ pub(super) fn report(args: ReportArgs) -> Result<()> {
             .map(|i| i.describe(&project)),
         nominal_overlay: overlay.as_ref(),
         analysis: Some(&analysis),
+        extras: irtlab::report::ReportExtras {
+            item_fit: fit_statistics
+                .as_ref()
+                .map(irtlab::report_sections::fit_section),
+            dif: group_results
+                .as_ref()
+                .and_then(|g| g.dif.as_ref())
+                .map(irtlab::report_sections::dif_section),
+            ..irtlab::report::ReportExtras::default()
+        },
         ..ReportInputs::default()
     })?;
     write_report(&args.out, &html, &inputs)?;
