@@ -113,6 +113,8 @@ fn the_sample_project_loads_fits_and_the_stages_show_their_summaries() {
         StageId::Export,
     ] {
         show(&mut harness, stage);
+        // A stage may start its own work when shown (the classical tables).
+        run_until(&mut harness, "the stage's work", |app| !app.is_busy());
         harness.run();
     }
 }

@@ -139,13 +139,15 @@ fn lsat7_fit_with_diagnostics_matches_mirt() {
     assert_eq!(ld_text.lines().count(), 11);
     let scores_text = std::fs::read_to_string(&scores).unwrap();
     assert!(
-        scores_text.starts_with("id,theta,theta_se,n_answered,sum_score,zh\n"),
+        scores_text.starts_with(
+            "id,theta,theta_se,n_answered,sum_score,z_score,t_score,percentile,success_rate,zh\n"
+        ),
         "{scores_text}"
     );
     // Person 1 answered 00000: Zh 0.579914 (mirt's personfit formula).
     let first: Vec<&str> = scores_text.lines().nth(1).unwrap().split(',').collect();
     assert!(
-        (first[5].parse::<f64>().unwrap() - 0.579914).abs() < 1e-3,
+        (first[9].parse::<f64>().unwrap() - 0.579914).abs() < 1e-3,
         "{first:?}"
     );
 }
@@ -317,7 +319,7 @@ fn run_writes_item_fit_and_model_fit_when_the_project_asks() {
     assert!(
         std::fs::read_to_string(out.join("scores.csv"))
             .unwrap()
-            .starts_with("id,theta,theta_se,n_answered,sum_score,zh\n")
+            .starts_with("id,theta,theta_se,n_answered,sum_score,z_score,t_score,percentile,success_rate,zh\n")
     );
 }
 

@@ -573,7 +573,11 @@ impl Dif {
                 sortable: Some(&[0, 2, 4, 5, 6, 8]),
                 sort: Some(sort),
                 row_numbers: false,
-                max_height: 240.0,
+                max_height: if self.selected.is_some() {
+                    200.0
+                } else {
+                    fill_height(ui, 200.0) - 30.0
+                },
             },
         );
         if let Some(column) = response.sort_clicked {
@@ -774,6 +778,14 @@ impl StagePart for Dif {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
         ui.separator();
+        if self.report.is_none() && self.ladder.is_none() && !ctx.jobs.running(KIND) {
+            ui.label(
+                "Choose the column that defines the groups (its first value is the reference \
+                 unless you choose), the methods and the anchors, then Run DIF. Invariance \
+                 ladder fits two-group models with all parameters free, equal slopes, and all \
+                 parameters equal.",
+            );
+        }
         self.ladder_ui(ui, ctx);
         self.report_ui(ui, ctx);
     }

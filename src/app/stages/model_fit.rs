@@ -310,7 +310,11 @@ impl ModelFit {
                 sortable: Some(&[0, 2, 4, 5, 6, 7, 9, 10, 11, 13]),
                 sort: self.sort,
                 row_numbers: false,
-                max_height: 240.0,
+                max_height: if self.selected_item.is_some() {
+                    200.0
+                } else {
+                    fill_height(ui, 240.0) - 30.0
+                },
             },
         );
         if let Some(column) = response.sort_clicked {
@@ -848,6 +852,11 @@ impl StagePart for ModelFit {
         for warning in warnings {
             ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {warning}"));
         }
+        let stale = !self.current(ctx.state)
+            || self
+                .computed
+                .as_ref()
+                .is_some_and(|c| c.inputs != ctx.inputs);
         let Some(computed) = self.computed.take() else {
             if !running {
                 ui.label("Press Compute for the fit statistics of this model.");
@@ -858,7 +867,7 @@ impl StagePart for ModelFit {
             }
             return;
         };
-        if !self.current(ctx.state) || computed.inputs != ctx.inputs {
+        if stale {
             ui.colored_label(
                 ui.visuals().warn_fg_color,
                 "⚠ These statistics describe an earlier fit; they update after the next fit.",
