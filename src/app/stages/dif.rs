@@ -101,11 +101,13 @@ impl Dif {
             .matrix()
             .map(|m| m.item_names().to_vec())
             .unwrap_or_default();
+        // The person-id column identifies persons; it does not group them.
+        let id = state.document.project.response_columns.id_column.clone();
         run.output
             .get_column_names()
             .iter()
             .map(|n| n.to_string())
-            .filter(|n| !items.contains(n))
+            .filter(|n| !items.contains(n) && Some(n) != id.as_ref())
             .collect()
     }
 

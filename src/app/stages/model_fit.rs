@@ -158,62 +158,75 @@ impl ModelFit {
     fn overall_ui(&self, ui: &mut egui::Ui, computed: &Computed) {
         let d = &computed.diagnostics;
         let ic = &d.information_criteria;
+        // (label, value) pairs, laid out three to a row in a wide panel and two in a narrow one.
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        if let Some(m) = &d.model_fit {
+            pairs.push((
+                m.statistic.name().to_string(),
+                format!("{:.3} (df {}), p = {}", m.value, m.df, p_text(m.p)),
+            ));
+            pairs.push((
+                "RMSEA [90 % CI]".into(),
+                format!(
+                    "{:.4} [{:.4}, {:.4}]",
+                    m.rmsea, m.rmsea_ci[0], m.rmsea_ci[1]
+                ),
+            ));
+            pairs.push(("SRMSR".into(), opt(m.srmsr, 4)));
+            pairs.push(("CFI".into(), opt(m.cfi, 4)));
+            pairs.push(("TLI".into(), opt(m.tli, 4)));
+            pairs.push((
+                "Persons used".into(),
+                format!(
+                    "{}{}",
+                    count(m.persons),
+                    if m.pairwise { " (available pairs)" } else { "" }
+                ),
+            ));
+        }
+        if let Some(g) = &d.full_information {
+            pairs.push((
+                "G² (full information)".into(),
+                format!("{:.3} (df {}), p = {}", g.g2, g.df, p_text(g.p)),
+            ));
+            pairs.push(("RMSEA (G²)".into(), format!("{:.4}", g.rmsea)));
+            pairs.push((
+                "CFI / TLI (G²)".into(),
+                format!("{:.4} / {:.4}", g.cfi, g.tli),
+            ));
+        }
+        pairs.push(("Log-likelihood".into(), format!("{:.3}", ic.log_likelihood)));
+        pairs.push((
+            "AIC / AICc".into(),
+            format!("{:.2} / {:.2}", ic.aic, ic.aicc),
+        ));
+        pairs.push((
+            "BIC / SABIC".into(),
+            format!("{:.2} / {:.2}", ic.bic, ic.sabic),
+        ));
+        if let Some(r) = &d.reliability {
+            pairs.push(("Marginal reliability".into(), format!("{:.4}", r.marginal)));
+            pairs.push(("Empirical (EAP)".into(), format!("{:.4}", r.empirical)));
+            pairs.push(("Sum-score EAP".into(), opt(r.sum_score, 4)));
+        }
+        let per_row = if ui.available_width() > 1000.0 { 3 } else { 2 };
         egui::Grid::new("overall fit")
-            .num_columns(6)
+            .num_columns(2 * per_row)
             .spacing([18.0, 4.0])
             .show(ui, |ui| {
-                if let Some(m) = &d.model_fit {
-                    ui.label(m.statistic.name()).on_hover_text(
-                        "Limited-information fit: M2 (Maydeu-Olivares & Joe) for right/wrong \
-                         items, M2* for polytomous items, C2 (Cai & Monroe) where M2* has no \
-                         degrees of freedom",
-                    );
-                    ui.monospace(format!("{:.3} (df {}), p = {}", m.value, m.df, p_text(m.p)));
-                    ui.label("RMSEA");
-                    ui.monospace(format!(
-                        "{:.4} [{:.4}, {:.4}]",
-                        m.rmsea, m.rmsea_ci[0], m.rmsea_ci[1]
-                    ))
-                    .on_hover_text("with its 90 % interval");
-                    ui.label("SRMSR");
-                    ui.monospace(opt(m.srmsr, 4));
-                    ui.end_row();
-                    ui.label("CFI");
-                    ui.monospace(opt(m.cfi, 4));
-                    ui.label("TLI");
-                    ui.monospace(opt(m.tli, 4));
-                    ui.label("Persons used");
-                    ui.monospace(format!(
-                        "{}{}",
-                        count(m.persons),
-                        if m.pairwise { " (available pairs)" } else { "" }
-                    ));
-                    ui.end_row();
-                }
-                if let Some(g) = &d.full_information {
-                    ui.label("G² (full information)");
-                    ui.monospace(format!("{:.3} (df {}), p = {}", g.g2, g.df, p_text(g.p)));
-                    ui.label("RMSEA (G²)");
-                    ui.monospace(format!("{:.4}", g.rmsea));
-                    ui.label("CFI / TLI (G²)");
-                    ui.monospace(format!("{:.4} / {:.4}", g.cfi, g.tli));
-                    ui.end_row();
-                }
-                ui.label("Log-likelihood");
-                ui.monospace(format!("{:.3}", ic.log_likelihood));
-                ui.label("AIC / AICc");
-                ui.monospace(format!("{:.2} / {:.2}", ic.aic, ic.aicc));
-                ui.label("BIC / SABIC");
-                ui.monospace(format!("{:.2} / {:.2}", ic.bic, ic.sabic));
-                ui.end_row();
-                if let Some(r) = &d.reliability {
-                    ui.label("Marginal reliability");
-                    ui.monospace(format!("{:.4}", r.marginal));
-                    ui.label("Empirical (EAP)");
-                    ui.monospace(format!("{:.4}", r.empirical));
-                    ui.label("Sum-score EAP");
-                    ui.monospace(opt(r.sum_score, 4));
-                    ui.end_row();
+                for (index, (label, value)) in pairs.iter().enumerate() {
+                    let response = ui.label(label);
+                    if index == 0 && d.model_fit.is_some() {
+                        response.on_hover_text(
+                            "Limited-information fit: M2 (Maydeu-Olivares & Joe) for right/wrong \
+                             items, M2* for polytomous items, C2 (Cai & Monroe) where M2* has no \
+                             degrees of freedom",
+                        );
+                    }
+                    ui.monospace(value);
+                    if index % per_row == per_row - 1 {
+                        ui.end_row();
+                    }
                 }
             });
         let flagged = d.flagged_items().len();
