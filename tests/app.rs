@@ -743,6 +743,20 @@ fn the_classical_stage_and_the_report_gather_the_whole_analysis() {
     assert_eq!(distractors.items.len(), 20);
     assert!(has_label(&harness, "Distractors"));
 
+    // The item table saves as a file (copying works as in every table).
+    let table = dir.path().join("ctt.csv");
+    harness.state_mut().send(Command::Picked(
+        DialogPurpose::SaveTable(StageId::Classical),
+        table.clone(),
+    ));
+    harness.run_steps(2);
+    run_until(&mut harness, "the table", |app| {
+        !app.is_running(JobKind::Export)
+    });
+    let text = std::fs::read_to_string(&table).expect("the classical table was written");
+    assert!(text.starts_with("item,"), "{text}");
+    assert_eq!(text.lines().count(), 21);
+
     // The report: one self-contained HTML file with every part computed so far.
     run_until(&mut harness, "the fit statistics", |app| {
         !app.is_running(JobKind::Stage(StageId::Fit))

@@ -33,6 +33,8 @@ pub enum DialogPurpose {
     LoadKey,
     /// Save the analysis as one HTML report.
     SaveReport,
+    /// Save the table a stage shows (classical tables, distractors, DIF).
+    SaveTable(super::stages::StageId),
 }
 
 impl DialogPurpose {
@@ -48,6 +50,7 @@ impl DialogPurpose {
             DialogPurpose::SavePlot => "Save the plot as",
             DialogPurpose::LoadKey => "Load an answer key",
             DialogPurpose::SaveReport => "Save the report as",
+            DialogPurpose::SaveTable(_) => "Save the table as",
         }
     }
 
@@ -59,6 +62,7 @@ impl DialogPurpose {
                 | DialogPurpose::Export
                 | DialogPurpose::SavePlot
                 | DialogPurpose::SaveReport
+                | DialogPurpose::SaveTable(_)
         )
     }
 
@@ -78,7 +82,7 @@ impl DialogPurpose {
                     vec!["csv", "parquet", "sqlite", "sqlite3", "db"],
                 )]
             }
-            DialogPurpose::Export => vec![(
+            DialogPurpose::Export | DialogPurpose::SaveTable(_) => vec![(
                 "Tables (CSV, Parquet, SQLite)",
                 vec!["csv", "parquet", "sqlite", "sqlite3", "db"],
             )],

@@ -450,6 +450,17 @@ impl StagePart for Classical {
             ui.selectable_value(&mut chosen, Tab::Items, "Items");
             ui.selectable_value(&mut chosen, Tab::Test, "Test");
             ui.selectable_value(&mut chosen, Tab::Distractors, "Distractors");
+            ui.separator();
+            let has_table = chosen != Tab::Distractors || run.distractors.is_some();
+            if ui
+                .add_enabled(has_table, egui::Button::new("Save table…"))
+                .on_hover_text("Write this tab's table to CSV, Parquet or a SQLite table")
+                .clicked()
+            {
+                ctx.send(Command::Dialog(DialogPurpose::SaveTable(
+                    StageId::Classical,
+                )));
+            }
         });
         if chosen != tab {
             self.tab = Some(chosen);
@@ -480,7 +491,36 @@ impl StagePart for Classical {
         }
     }
 
+    fn file_name(&self, purpose: DialogPurpose) -> Option<String> {
+        (purpose == DialogPurpose::SaveTable(StageId::Classical)).then(|| {
+            match self.tab.unwrap_or(Tab::Items) {
+                Tab::Items => "ctt.csv",
+                Tab::Test => "ctt_test.csv",
+                Tab::Distractors => "distractors.csv",
+            }
+            .to_string()
+        })
+    }
+
     fn picked(&mut self, purpose: DialogPurpose, path: &Path, ctx: &mut StageContext<'_>) -> bool {
+        if purpose == DialogPurpose::SaveTable(StageId::Classical) {
+            let Some((run, _)) = &self.run else {
+                return true;
+            };
+            let (name, frame) = match self.tab.unwrap_or(Tab::Items) {
+                Tab::Items => ("ctt", run.classical.items_table()),
+                Tab::Test => ("ctt_test", run.classical.test_table()),
+                Tab::Distractors => match &run.distractors {
+                    Some(d) => ("distractors", d.table()),
+                    None => return true,
+                },
+            };
+            match frame {
+                Ok(frame) => super::save_table(ctx, path, name, frame),
+                Err(e) => ctx.send(Command::Notify(e.to_string(), true)),
+            }
+            return true;
+        }
         if purpose != DialogPurpose::LoadKey {
             return false;
         }

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::app::JobOutput;
 use crate::app::commands::Command;
+use crate::app::dialogs::DialogPurpose;
 use crate::app::jobs::{JobError, JobKind, JobQueue};
 use crate::app::state::{AppState, Inputs};
 use crate::app::table_view::{TableSpec, table_ui};
@@ -592,7 +593,16 @@ impl Dif {
             let item = rows[order[r]].item.clone();
             self.select(item, ctx);
         }
-        ui.weak("Click a row for the groups' curves of its item.");
+        ui.horizontal(|ui| {
+            ui.weak("Click a row for the groups' curves of its item.");
+            if ui
+                .button("Save table…")
+                .on_hover_text("Write the DIF table to CSV, Parquet or a SQLite table")
+                .clicked()
+            {
+                ctx.send(Command::Dialog(DialogPurpose::SaveTable(StageId::Dif)));
+            }
+        });
         if let Some(overlay) = &self.overlay {
             let plot = overlay_plot(overlay);
             draw_plot(ui, "dif overlay", &plot, fill_height(ui, 220.0).min(340.0));
@@ -814,6 +824,28 @@ impl StagePart for Dif {
 
     fn failed(&mut self, message: &str) {
         self.error = Some(message.to_string());
+    }
+
+    fn file_name(&self, purpose: DialogPurpose) -> Option<String> {
+        (purpose == DialogPurpose::SaveTable(StageId::Dif)).then(|| "dif.csv".to_string())
+    }
+
+    fn picked(
+        &mut self,
+        purpose: DialogPurpose,
+        path: &std::path::Path,
+        ctx: &mut StageContext<'_>,
+    ) -> bool {
+        if purpose != DialogPurpose::SaveTable(StageId::Dif) {
+            return false;
+        }
+        if let Some((report, _, _)) = &self.report {
+            match crate::prediction::dif::dif_table(report) {
+                Ok(frame) => super::save_table(ctx, path, "dif", frame),
+                Err(e) => ctx.send(Command::Notify(e.to_string(), true)),
+            }
+        }
+        true
     }
 
     fn on_event(&mut self, event: &AppEvent, ctx: &mut StageContext<'_>) {

@@ -198,6 +198,42 @@ pub trait StagePart {
     }
 }
 
+/// Writes `frame` to `path` (CSV, Parquet or a SQLite table named `table`, by extension) in the
+/// background, refusing a path that is the data source or the project file.
+pub fn save_table(
+    ctx: &mut StageContext<'_>,
+    path: &Path,
+    table: &str,
+    frame: polars::prelude::DataFrame,
+) {
+    let path = if path.extension().is_none() {
+        path.with_extension("csv")
+    } else {
+        path.to_path_buf()
+    };
+    let mut inputs = vec![ctx.state.document.source_path()];
+    inputs.extend(ctx.state.document.path.clone());
+    let mut outputs = crate::export::OutputSet::new(inputs);
+    if let Err(error) = outputs.add_path(&path, table, false) {
+        ctx.send(Command::Notify(error.to_string(), true));
+        return;
+    }
+    ctx.jobs.replace(
+        super::jobs::JobKind::Export,
+        format!(
+            "Saving {}",
+            crate::text::shorten(&path.display().to_string(), 60)
+        ),
+        move |_, _| {
+            let mut frame = frame;
+            outputs
+                .write(std::slice::from_mut(&mut frame))
+                .map_err(|e| super::jobs::JobError::Failed(e.to_string()))?;
+            Ok(JobOutput::Exported(path))
+        },
+    );
+}
+
 /// A banner saying a result is out of date, with a button to recompute it. Returns whether the
 /// button was clicked.
 pub fn stale_banner(ui: &mut egui::Ui, text: &str, button: &str) -> bool {
