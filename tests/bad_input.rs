@@ -387,6 +387,17 @@ fn errors_are_one_short_line_in_irtlabs_words() {
     );
     let output = irtlab_in(dir.path(), &["fit", "quote.csv", "--id", "id"]);
     assert_one_error_line(&output, &["line 3", "never closed"]);
+    // A lone quote as the file's last field (the CSV library indexes out of bounds on it): refused
+    // before it is read, wherever it stands.
+    for (name, bytes, line) in [
+        ("lone1.csv", &b"a,b\n1,\""[..], "line 2"),
+        ("lone2.csv", &b"a,b\n1,2\n\""[..], "line 3"),
+        ("lone3.csv", &b"a\n\""[..], "line 2"),
+    ] {
+        write_file(dir.path(), name, bytes);
+        let output = irtlab_in(dir.path(), &["fit", name]);
+        assert_one_error_line(&output, &[line, "never closed"]);
+    }
     // A ragged row, in irtlab's words (not the CSV library's advice to other languages).
     write_file(
         dir.path(),

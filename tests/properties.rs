@@ -14,7 +14,13 @@ fn one_line(message: &str) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // A fixed seed: the same 256 cases on every run, so a failure reproduces (and CI does not
+    // depend on the draw); change the seed to explore new inputs.
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x1e7_1ab),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn the_csv_reader_survives_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {

@@ -179,6 +179,16 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<DataFrame, Preparat
         )));
     }
     check_header(path, &header, delimiter)?;
+    // polars' parser indexes out of bounds on a quote left open at the end of the file (a
+    // lone `"` as the last field): refuse that before it reads.
+    if let Some(line) = quote_never_closed(path)? {
+        return Err(PreparationError::Format {
+            path: path.to_path_buf(),
+            message: format!(
+                "line {line}: a quoted field is never closed (a \" without its partner)"
+            ),
+        });
+    }
     let null_values = (!options.missing_markers.is_empty()).then(|| {
         NullValues::AllColumns(
             options
@@ -221,6 +231,40 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<DataFrame, Preparat
             .map_err(|e| PreparationError::Other(e.to_string()))?;
     }
     Ok(frame)
+}
+
+/// The line on which a quote opens that the rest of the file never closes (quotes toggle, as in
+/// RFC 4180, where a doubled quote inside a quoted field toggles twice).
+fn quote_never_closed(path: &Path) -> Result<Option<usize>, PreparationError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| PreparationError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut buffer = vec![0u8; 1 << 16];
+    let (mut in_quotes, mut line, mut opened_at) = (false, 1usize, 0usize);
+    loop {
+        let read = file.read(&mut buffer).map_err(|e| PreparationError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if read == 0 {
+            break;
+        }
+        for &byte in &buffer[..read] {
+            match byte {
+                b'"' => {
+                    in_quotes = !in_quotes;
+                    if in_quotes {
+                        opened_at = line;
+                    }
+                }
+                b'\n' => line += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok(in_quotes.then_some(opened_at))
 }
 
 /// Scans the file for the first problem a CSV reader trips on: a line that is not UTF-8, a row
