@@ -7,28 +7,7 @@
 use crate::prediction::diagnostics::{Diagnostics, ModelComparison};
 use crate::prediction::dif::DifReport;
 use crate::report::{ReportSection, ReportTable};
-
-fn num(x: f64, decimals: usize) -> String {
-    if x.is_finite() {
-        format!("{x:.decimals$}")
-    } else {
-        "–".into()
-    }
-}
-
-fn opt(x: Option<f64>, decimals: usize) -> String {
-    x.map_or("–".into(), |x| num(x, decimals))
-}
-
-fn p_text(p: f64) -> String {
-    if !p.is_finite() {
-        "–".into()
-    } else if p < 0.0001 {
-        "< .0001".into()
-    } else {
-        format!("{p:.4}")
-    }
-}
+use crate::text::{fixed, fixed_opt, p_value};
 
 /// Model fit, item fit (flagged rows highlighted), flagged locally dependent pairs, reliability
 /// with the conditional SEM plot and the summed-score table.
@@ -38,7 +17,7 @@ pub fn fit_section(d: &Diagnostics) -> ReportSection {
     if let Some(m) = &d.model_fit {
         overall.rows.push(vec![
             m.statistic.name().to_string(),
-            format!("{:.3} (df {}), p = {}", m.value, m.df, p_text(m.p)),
+            format!("{:.3} (df {}), p = {}", m.value, m.df, p_value(m.p)),
         ]);
         overall.rows.push(vec![
             "RMSEA [90 % CI]".into(),
@@ -47,9 +26,11 @@ pub fn fit_section(d: &Diagnostics) -> ReportSection {
                 m.rmsea, m.rmsea_ci[0], m.rmsea_ci[1]
             ),
         ]);
-        overall.rows.push(vec!["SRMSR".into(), opt(m.srmsr, 4)]);
-        overall.rows.push(vec!["CFI".into(), opt(m.cfi, 4)]);
-        overall.rows.push(vec!["TLI".into(), opt(m.tli, 4)]);
+        overall
+            .rows
+            .push(vec!["SRMSR".into(), fixed_opt(m.srmsr, 4)]);
+        overall.rows.push(vec!["CFI".into(), fixed_opt(m.cfi, 4)]);
+        overall.rows.push(vec!["TLI".into(), fixed_opt(m.tli, 4)]);
     }
     if let Some(g) = &d.full_information {
         overall.rows.push(vec![
@@ -58,7 +39,7 @@ pub fn fit_section(d: &Diagnostics) -> ReportSection {
                 "{:.3} (df {}), p = {}; RMSEA {:.4}, CFI {:.4}, TLI {:.4}",
                 g.g2,
                 g.df,
-                p_text(g.p),
+                p_value(g.p),
                 g.rmsea,
                 g.cfi,
                 g.tli
@@ -85,7 +66,7 @@ pub fn fit_section(d: &Diagnostics) -> ReportSection {
                 "{:.4} / {:.4} / {}",
                 r.marginal,
                 r.empirical,
-                opt(r.sum_score, 4)
+                fixed_opt(r.sum_score, 4)
             ),
         ]);
     }
@@ -106,16 +87,16 @@ pub fn fit_section(d: &Diagnostics) -> ReportSection {
         items.rows.push(vec![
             row.item.clone(),
             row.persons.to_string(),
-            s.map_or("–".into(), |t| num(t.value, 3)),
-            s.map_or("–".into(), |t| num(t.df, 0)),
-            s.map_or("–".into(), |t| p_text(t.p)),
-            s.map_or("–".into(), |t| p_text(t.p_adjusted)),
-            s.map_or("–".into(), |t| num(t.rmsea, 4)),
-            num(row.zh, 3),
-            num(row.infit, 3),
-            num(row.infit_t, 2),
-            num(row.outfit, 3),
-            num(row.outfit_t, 2),
+            s.map_or("–".into(), |t| fixed(t.value, 3)),
+            s.map_or("–".into(), |t| fixed(t.df, 0)),
+            s.map_or("–".into(), |t| p_value(t.p)),
+            s.map_or("–".into(), |t| p_value(t.p_adjusted)),
+            s.map_or("–".into(), |t| fixed(t.rmsea, 4)),
+            fixed(row.zh, 3),
+            fixed(row.infit, 3),
+            fixed(row.infit_t, 2),
+            fixed(row.outfit, 3),
+            fixed(row.outfit_t, 2),
         ]);
         if row.flagged {
             items.highlighted.push(index);
@@ -138,11 +119,11 @@ pub fn fit_section(d: &Diagnostics) -> ReportSection {
                 pairs.rows.push(vec![
                     p.item1.clone(),
                     p.item2.clone(),
-                    num(p.q3, 3),
-                    num(p.q3_star, 3),
-                    num(p.ld_x2, 2),
-                    p_text(p.ld_p),
-                    num(p.cramers_v, 3),
+                    fixed(p.q3, 3),
+                    fixed(p.q3_star, 3),
+                    fixed(p.ld_x2, 2),
+                    p_value(p.ld_p),
+                    fixed(p.cramers_v, 3),
                 ]);
             }
             section.tables.push(pairs);
@@ -158,10 +139,10 @@ pub fn fit_section(d: &Diagnostics) -> ReportSection {
             for row in &r.sum_score_table {
                 table.rows.push(vec![
                     row.sum_score.to_string(),
-                    num(row.theta, 4),
-                    num(row.theta_se, 4),
-                    num(row.observed, 0),
-                    num(row.expected, 2),
+                    fixed(row.theta, 4),
+                    fixed(row.theta_se, 4),
+                    fixed(row.observed, 0),
+                    fixed(row.expected, 2),
                 ]);
             }
             section.tables.push(table);
@@ -222,11 +203,11 @@ pub fn dif_section(report: &DifReport) -> ReportSection {
         table.rows.push(vec![
             row.item.clone(),
             row.method.label().to_string(),
-            num(row.statistic, 3),
-            num(row.df, 0),
-            p_text(row.p),
-            p_text(row.p_adjusted),
-            format!("{} {}", row.effect_name, num(row.effect, 3)),
+            fixed(row.statistic, 3),
+            fixed(row.df, 0),
+            p_value(row.p),
+            p_value(row.p_adjusted),
+            format!("{} {}", row.effect_name, fixed(row.effect, 3)),
             row.class.clone(),
         ]);
         if row.flagged {
@@ -259,12 +240,12 @@ pub fn comparison_section(comparison: &ModelComparison) -> ReportSection {
             m.label.clone(),
             m.data.clone(),
             m.persons.to_string(),
-            num(m.log_likelihood, 3),
+            fixed(m.log_likelihood, 3),
             m.parameters.to_string(),
-            num(m.aic, 2),
-            num(m.aicc, 2),
-            num(m.bic, 2),
-            num(m.sabic, 2),
+            fixed(m.aic, 2),
+            fixed(m.aicc, 2),
+            fixed(m.bic, 2),
+            fixed(m.sabic, 2),
         ]);
     }
     section.tables.push(models);
@@ -277,9 +258,9 @@ pub fn comparison_section(comparison: &ModelComparison) -> ReportSection {
             tests.rows.push(vec![
                 comparison.models[t.restricted].label.clone(),
                 comparison.models[t.general].label.clone(),
-                num(t.chi_square, 3),
-                num(t.df, 0),
-                p_text(t.p),
+                fixed(t.chi_square, 3),
+                fixed(t.df, 0),
+                p_value(t.p),
             ]);
         }
         section.tables.push(tests);

@@ -68,6 +68,31 @@ pub fn count(n: usize) -> String {
     out
 }
 
+/// A p-value for a table: four decimals, "< .0001" below that, "–" when it is not a number.
+pub fn p_value(p: f64) -> String {
+    if !p.is_finite() {
+        "–".into()
+    } else if p < 0.0001 {
+        "< .0001".into()
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+/// A number with `decimals` decimals, "–" when it is not finite.
+pub fn fixed(x: f64, decimals: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.decimals$}")
+    } else {
+        "–".into()
+    }
+}
+
+/// [`fixed`] of a value that may be absent ("–").
+pub fn fixed_opt(x: Option<f64>, decimals: usize) -> String {
+    x.map_or("–".into(), |x| fixed(x, decimals))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ use crate::prediction::dif::{
 use crate::prediction::groups::{Groups, InvarianceLadder, column_values, invariance_ladder};
 use crate::prediction::p_adjust::PAdjust;
 use crate::prediction::{FitSettings, PredictionError, ResponseMatrix};
-use crate::text::count;
+use crate::text::{count, fixed, p_value};
 
 const KIND: JobKind = JobKind::Stage(StageId::Dif);
 
@@ -537,11 +537,11 @@ impl Dif {
             match column {
                 0 => row.item.clone(),
                 1 => row.method.label().to_string(),
-                2 => num(row.statistic, 3),
-                3 => num(row.df, 0),
-                4 => p_text(row.p),
-                5 => p_text(row.p_adjusted),
-                6 => format!("{} {}", row.effect_name, num(row.effect, 3)),
+                2 => fixed(row.statistic, 3),
+                3 => fixed(row.df, 0),
+                4 => p_value(row.p),
+                5 => p_value(row.p_adjusted),
+                6 => format!("{} {}", row.effect_name, fixed(row.effect, 3)),
                 7 => row.class.clone(),
                 8 => if row.flagged { "yes" } else { "" }.into(),
                 _ => row.note.clone().unwrap_or_default(),
@@ -654,7 +654,7 @@ impl Dif {
                     match step.test {
                         Some(t) => {
                             ui.monospace(format!("{:.3} ({})", t.statistic, t.df));
-                            ui.monospace(p_text(t.p));
+                            ui.monospace(p_value(t.p));
                         }
                         None => {
                             ui.label("");
@@ -724,24 +724,6 @@ fn overlay_plot(overlay: &ItemOverlay) -> Plot {
         ));
     }
     plot
-}
-
-fn p_text(p: f64) -> String {
-    if !p.is_finite() {
-        "–".into()
-    } else if p < 0.0001 {
-        "< .0001".into()
-    } else {
-        format!("{p:.4}")
-    }
-}
-
-fn num(x: f64, decimals: usize) -> String {
-    if x.is_finite() {
-        format!("{x:.decimals$}")
-    } else {
-        "–".into()
-    }
 }
 
 impl StagePart for Dif {

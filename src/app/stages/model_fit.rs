@@ -23,7 +23,7 @@ use crate::prediction::diagnostics::{
 };
 use crate::prediction::p_adjust::PAdjust;
 use crate::prediction::{Analysis, PredictionError, ResponseMatrix};
-use crate::text::count;
+use crate::text::{count, fixed, fixed_opt, p_value};
 
 const KIND: JobKind = JobKind::Stage(StageId::Fit);
 
@@ -163,7 +163,7 @@ impl ModelFit {
         if let Some(m) = &d.model_fit {
             pairs.push((
                 m.statistic.name().to_string(),
-                format!("{:.3} (df {}), p = {}", m.value, m.df, p_text(m.p)),
+                format!("{:.3} (df {}), p = {}", m.value, m.df, p_value(m.p)),
             ));
             pairs.push((
                 "RMSEA [90 % CI]".into(),
@@ -172,9 +172,9 @@ impl ModelFit {
                     m.rmsea, m.rmsea_ci[0], m.rmsea_ci[1]
                 ),
             ));
-            pairs.push(("SRMSR".into(), opt(m.srmsr, 4)));
-            pairs.push(("CFI".into(), opt(m.cfi, 4)));
-            pairs.push(("TLI".into(), opt(m.tli, 4)));
+            pairs.push(("SRMSR".into(), fixed_opt(m.srmsr, 4)));
+            pairs.push(("CFI".into(), fixed_opt(m.cfi, 4)));
+            pairs.push(("TLI".into(), fixed_opt(m.tli, 4)));
             pairs.push((
                 "Persons used".into(),
                 format!(
@@ -187,7 +187,7 @@ impl ModelFit {
         if let Some(g) = &d.full_information {
             pairs.push((
                 "G² (full information)".into(),
-                format!("{:.3} (df {}), p = {}", g.g2, g.df, p_text(g.p)),
+                format!("{:.3} (df {}), p = {}", g.g2, g.df, p_value(g.p)),
             ));
             pairs.push(("RMSEA (G²)".into(), format!("{:.4}", g.rmsea)));
             pairs.push((
@@ -207,7 +207,7 @@ impl ModelFit {
         if let Some(r) = &d.reliability {
             pairs.push(("Marginal reliability".into(), format!("{:.4}", r.marginal)));
             pairs.push(("Empirical (EAP)".into(), format!("{:.4}", r.empirical)));
-            pairs.push(("Sum-score EAP".into(), opt(r.sum_score, 4)));
+            pairs.push(("Sum-score EAP".into(), fixed_opt(r.sum_score, 4)));
         }
         let per_row = if ui.available_width() > 1000.0 { 3 } else { 2 };
         egui::Grid::new("overall fit")
@@ -295,17 +295,17 @@ impl ModelFit {
                 1 => row.persons.to_string(),
                 2 => s.map_or("–".into(), |t| format!("{:.3}", t.value)),
                 3 => s.map_or("–".into(), |t| format!("{}", t.df)),
-                4 => s.map_or("–".into(), |t| p_text(t.p)),
-                5 => s.map_or("–".into(), |t| p_text(t.p_adjusted)),
+                4 => s.map_or("–".into(), |t| p_value(t.p)),
+                5 => s.map_or("–".into(), |t| p_value(t.p_adjusted)),
                 6 => s.map_or("–".into(), |t| format!("{:.4}", t.rmsea)),
                 7 => q.map_or("–".into(), |t| format!("{:.3}", t.value)),
                 8 => q.map_or("–".into(), |t| format!("{}", t.df)),
-                9 => q.map_or("–".into(), |t| p_text(t.p)),
-                10 => num(row.zh, 3),
-                11 => num(row.infit, 3),
-                12 => num(row.infit_t, 2),
-                13 => num(row.outfit, 3),
-                _ => num(row.outfit_t, 2),
+                9 => q.map_or("–".into(), |t| p_value(t.p)),
+                10 => fixed(row.zh, 3),
+                11 => fixed(row.infit, 3),
+                12 => fixed(row.infit_t, 2),
+                13 => fixed(row.outfit, 3),
+                _ => fixed(row.outfit_t, 2),
             }
         };
         let warn = ui.visuals().warn_fg_color.gamma_multiply(0.25);
@@ -417,11 +417,11 @@ impl ModelFit {
                 match column {
                     0 => p.item1.clone(),
                     1 => p.item2.clone(),
-                    2 => num(p.q3, 3),
-                    3 => num(p.q3_star, 3),
-                    4 => num(p.ld_x2, 2),
-                    5 => p_text(p.ld_p),
-                    _ => num(p.cramers_v, 3),
+                    2 => fixed(p.q3, 3),
+                    3 => fixed(p.q3_star, 3),
+                    4 => fixed(p.ld_x2, 2),
+                    5 => p_value(p.ld_p),
+                    _ => fixed(p.cramers_v, 3),
                 }
             };
             table_ui(
@@ -458,7 +458,7 @@ impl ModelFit {
             r.marginal,
             r.empirical,
             count(r.empirical_persons),
-            opt(r.sum_score, 4),
+            fixed_opt(r.sum_score, 4),
             count(r.sum_score_persons)
         ));
         if let Some(t) = &r.sum_score_fit {
@@ -466,7 +466,7 @@ impl ModelFit {
                 "Observed against expected sum-score counts: X² = {:.3} (df {}), p = {}",
                 t.x2,
                 t.df,
-                p_text(t.p)
+                p_value(t.p)
             ));
         }
         let plot = crate::plots::conditional_sem_plot(r);
@@ -478,10 +478,10 @@ impl ModelFit {
                 let row = &rows[i];
                 match column {
                     0 => row.sum_score.to_string(),
-                    1 => num(row.theta, 4),
-                    2 => num(row.theta_se, 4),
-                    3 => num(row.observed, 0),
-                    _ => num(row.expected, 2),
+                    1 => fixed(row.theta, 4),
+                    2 => fixed(row.theta_se, 4),
+                    3 => fixed(row.observed, 0),
+                    _ => fixed(row.expected, 2),
                 }
             };
             table_ui(
@@ -560,13 +560,13 @@ impl ModelFit {
                     m.aic,
                     if best_aic == Some(r) { " ★" } else { "" }
                 ),
-                6 => num(m.aicc, 2),
+                6 => fixed(m.aicc, 2),
                 7 => format!(
                     "{:.2}{}",
                     m.bic,
                     if best_bic == Some(r) { " ★" } else { "" }
                 ),
-                _ => num(m.sabic, 2),
+                _ => fixed(m.sabic, 2),
             }
         };
         table_ui(
@@ -612,7 +612,7 @@ impl ModelFit {
                 1 => models[t.general].label.clone(),
                 2 => format!("{:.3}", t.chi_square),
                 3 => format!("{}", t.df),
-                4 => p_text(t.p),
+                4 => p_value(t.p),
                 _ => t.note.clone().unwrap_or_default(),
             }
         };
@@ -654,28 +654,6 @@ fn data_label(state: &AppState, inputs: Inputs) -> String {
         if steps == 1 { "" } else { "s" },
         inputs.data & 0xffff
     )
-}
-
-fn p_text(p: f64) -> String {
-    if !p.is_finite() {
-        "–".into()
-    } else if p < 0.0001 {
-        "< .0001".into()
-    } else {
-        format!("{p:.4}")
-    }
-}
-
-fn num(x: f64, decimals: usize) -> String {
-    if x.is_finite() {
-        format!("{x:.decimals$}")
-    } else {
-        "–".into()
-    }
-}
-
-fn opt(x: Option<f64>, decimals: usize) -> String {
-    x.map_or("–".into(), |x| num(x, decimals))
 }
 
 /// Draws a symmetric item × item matrix as coloured cells (blue negative, red positive),
