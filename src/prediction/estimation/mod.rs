@@ -128,6 +128,10 @@ fn standard_errors(
             standard_errors::louis_information(problem, psi, &mut report, cancel)?,
             "observed information (analytic, Louis 1982)",
         ),
+        StandardErrorMethod::Observed if standard_errors::pairwise_applies(problem) => (
+            standard_errors::pairwise_louis_information(problem, psi, &mut report, cancel)?,
+            "observed information (analytic, Louis 1982)",
+        ),
         StandardErrorMethod::Observed => (
             standard_errors::numerical_information(problem, psi, &mut report, cancel)?,
             "observed information (differences of the analytic gradient, Oakes 1999)",

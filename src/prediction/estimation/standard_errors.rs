@@ -16,9 +16,15 @@
 //!   products over the patterns and one sum over nodes of pairwise "both answered" posterior
 //!   mass (which is just the node counts for complete data) — no parameter × parameter matrix
 //!   per person, and linear in the number of patterns.
-//! - **Numerical (Oakes, 1999)** otherwise: central differences of the analytic gradient of the
-//!   marginal log-likelihood (Fisher's identity), two E-steps per parameter. mirt computes its
-//!   default (Oakes) SEs the same way.
+//! - **Analytic (Louis) for any item type** (graded, nominal, 3PL/4PL, mixed tests), one
+//!   group, latent distribution fixed: the same identity, with the posterior second moment of
+//!   the complete-data score taken from the posterior mass of each pair of answers per node,
+//!   `N_q(ja, lb)`, gathered in one pass over the patterns; see
+//!   [`pairwise_louis_information`]. Its cost grows with the square of the number of items
+//!   rather than with the number of parameters times the data.
+//! - **Numerical (Oakes, 1999)** otherwise (several groups, or a free latent distribution):
+//!   central differences of the analytic gradient of the marginal log-likelihood (Fisher's
+//!   identity), two E-steps per parameter. mirt computes its default (Oakes) SEs the same way.
 //!
 //! The cross-product information `Σ_p n_p ḡ_p ḡ_pᵀ` (ḡ_p the gradient of pattern p's log
 //! marginal likelihood) is offered as a quicker, noisier alternative.
@@ -29,7 +35,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use super::estep::{BLOCK, ItemStats, chunked_by, pattern_log_likelihood, posterior_in_place};
+use super::estep::{
+    BLOCK, ItemStats, chunked_by, dot_lanes, pattern_log_likelihood, posterior_in_place, support,
+};
 use super::layout::{FreeKind, Slot};
 use super::mstep::item_free_terms;
 use super::problem::Problem;
@@ -532,6 +540,516 @@ pub(crate) fn louis_information(
     Ok(information)
 }
 
+/// Item j's complete-data score per category and node, `∂ log P_c(θ_q)/∂ψ` over the free
+/// parameters the item uses: the free indices, and the table `[(c·Q + q)·f + x]`.
+fn item_score_table(problem: &Problem, g: usize, j: usize, psi: &[f64]) -> (Vec<usize>, Vec<f64>) {
+    let layout = &problem.layout;
+    let nodes = problem.nodes();
+    let q_count = nodes.len();
+    let item = &layout.items[j];
+    let params = layout.item_parameters(g, j, psi);
+    let n = params.len();
+    let k = item.n_categories;
+    let free: Vec<(usize, usize, f64)> = layout.slots[g][j]
+        .iter()
+        .enumerate()
+        .filter_map(|(m, slot)| match *slot {
+            Slot::Free(i) => Some((m, i, layout.free[i].transform.derivative(psi[i]))),
+            Slot::Fixed(_) => None,
+        })
+        .collect();
+    let f = free.len();
+    let mut table = vec![0.0; k * q_count * f];
+    let mut p = vec![0.0; k];
+    let mut dp = vec![0.0; k * n];
+    for (q, &theta) in nodes.iter().enumerate() {
+        item.model
+            .parameter_derivatives(&params, theta, &mut p, &mut dp);
+        for c in 0..k {
+            let pc = p[c].max(1e-300);
+            for (x, &(m, _, d)) in free.iter().enumerate() {
+                table[(c * q_count + q) * f + x] = dp[c * n + m] / pc * d;
+            }
+        }
+    }
+    (free.iter().map(|&(_, i, _)| i).collect(), table)
+}
+
+/// Whether the pairwise Louis route applies: one group, latent distribution fixed, and its
+/// per-thread tables within the memory limit.
+pub(crate) fn pairwise_applies(problem: &Problem) -> bool {
+    problem.groups.len() == 1
+        && !problem.layout.latent_free()
+        && pairwise_bytes(problem) <= STANDARD_ERROR_MEMORY_LIMIT
+}
+
+/// Bytes the pairwise tables take: `Σ_{j<l} K_j K_l × Q` per thread.
+fn pairwise_bytes(problem: &Problem) -> f64 {
+    let categories: Vec<f64> = problem
+        .layout
+        .items
+        .iter()
+        .map(|i| i.n_categories as f64)
+        .collect();
+    let total: f64 = categories.iter().sum();
+    let squares: f64 = categories.iter().map(|k| k * k).sum();
+    let q = pair_stride(problem.nodes().len()) as f64;
+    0.5 * (total * total - squares) * q * 8.0 * rayon::current_num_threads() as f64
+}
+
+/// Per-thread sums of the pairwise Louis pass.
+struct PairState {
+    /// `N_q(ja, lb)` for items j < l.
+    pairs: Vec<f64>,
+    /// `r_jcq`, the expected count of category c of item j at node q.
+    counts: Vec<f64>,
+    /// `Σ_p n_p ḡ_p ḡ_pᵀ`.
+    cross: Vec<f64>,
+    /// Buffers of one block, kept between blocks.
+    scratch: PairScratch,
+}
+
+/// One block's working buffers in the pairwise pass.
+#[derive(Default)]
+struct PairScratch {
+    /// Rows `√n_p ḡ_p`.
+    gradients: Vec<f64>,
+    /// Rows `n_p w_p` (nodes outside the support left stale).
+    weighted: Vec<f64>,
+    /// Each pattern's support `lo..hi` of nodes.
+    support: Vec<(usize, usize)>,
+    /// Each pattern's codes, item by item (`NOT_ANSWERED` for none).
+    codes: Vec<u8>,
+}
+
+/// The row length of the pair tables: the nodes, rounded up to whole vectors (the rounding
+/// stays zero).
+fn pair_stride(q_count: usize) -> usize {
+    q_count.next_multiple_of(4)
+}
+
+/// The code of an item not answered.
+const NOT_ANSWERED: u8 = crate::prediction::responses::MISSING;
+
+/// What one pass over the patterns of the pairwise Louis route reads.
+struct PairPass<'a> {
+    patterns: &'a crate::prediction::responses::Patterns,
+    tables: &'a [super::estep::ItemTable],
+    nodes: &'a [f64],
+    log_prior: &'a [f64],
+    categories: Vec<usize>,
+    pair_at: &'a [usize],
+    count_at: &'a [usize],
+    free: Vec<&'a [usize]>,
+    scores_by_node: &'a [Vec<f64>],
+    n_free: usize,
+    /// Complete data: per item, a category whose pairs are not accumulated but recovered
+    /// afterwards from the counts (its most frequent one); `usize::MAX` otherwise.
+    reference: Vec<usize>,
+}
+
+impl PairPass<'_> {
+    /// Patterns `lo..hi`, with AVX2 + FMA code when the processor has them.
+    fn run(&self, lo: usize, hi: usize, state: &mut PairState) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the processor supports AVX2 and FMA (checked just above).
+            unsafe { self.run_avx2(lo, hi, state) };
+            return;
+        }
+        self.run_portable(lo, hi, state);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_avx2(&self, lo: usize, hi: usize, state: &mut PairState) {
+        self.run_portable(lo, hi, state);
+    }
+
+    #[inline(always)]
+    fn run_portable(&self, lo: usize, hi: usize, state: &mut PairState) {
+        let q_count = self.nodes.len();
+        let n_items = self.categories.len();
+        let n_free = self.n_free;
+        let rows = hi - lo;
+        let mut scratch = std::mem::take(&mut state.scratch);
+        scratch.gradients.clear();
+        scratch.gradients.resize(rows * n_free, 0.0);
+        scratch.weighted.clear();
+        let q_stride = pair_stride(q_count);
+        scratch.weighted.resize(rows * q_stride, 0.0);
+        scratch.codes.clear();
+        scratch.codes.resize(rows * n_items, NOT_ANSWERED);
+        scratch.support.clear();
+        let mut values = vec![0.0; q_count];
+        // First the posteriors, expected counts and mean scores, pattern by pattern.
+        for (i, p) in (lo..hi).enumerate() {
+            pattern_log_likelihood(
+                self.patterns,
+                p,
+                self.tables,
+                self.nodes,
+                self.log_prior,
+                &mut values,
+            );
+            posterior_in_place(&mut values, self.nodes);
+            let count = self.patterns.counts[p];
+            let (lo_q, hi_q) = support(&values);
+            scratch.support.push((lo_q, hi_q));
+            let weighted = &mut scratch.weighted[i * q_stride..i * q_stride + q_count];
+            for (s, v) in weighted.iter_mut().zip(&values) {
+                *s = count * v;
+            }
+            let (weighted, values) = (&weighted[lo_q..hi_q], &values[lo_q..hi_q]);
+            let gradient = &mut scratch.gradients[i * n_free..(i + 1) * n_free];
+            let root = count.sqrt();
+            let codes = &mut scratch.codes[i * n_items..(i + 1) * n_items];
+            for (j, code) in self.patterns.responses(p) {
+                codes[j] = code;
+                let code = code as usize;
+                let at = self.count_at[j] + code * q_count + lo_q;
+                for (s, v) in state.counts[at..at + weighted.len()]
+                    .iter_mut()
+                    .zip(weighted)
+                {
+                    *s += v;
+                }
+                let free = self.free[j];
+                let table = &self.scores_by_node[j];
+                let f = free.len();
+                for (x, &index) in free.iter().enumerate() {
+                    let at = (code * f + x) * q_count + lo_q;
+                    gradient[index] += root * dot_lanes(&table[at..at + values.len()], values);
+                }
+            }
+        }
+        // Then the pairs, item j of the pair outermost: the tables of j's pairs stay in cache
+        // while the block's posteriors stream past.
+        for j in 0..n_items {
+            let ref_j = self.reference[j];
+            for i in 0..rows {
+                let codes = &scratch.codes[i * n_items..(i + 1) * n_items];
+                let code_j = codes[j];
+                if code_j == NOT_ANSWERED || code_j as usize == ref_j {
+                    continue;
+                }
+                // The support widened to whole vectors, so that the same cell's rows of
+                // successive patterns line up (a load that partly overlaps a store still in
+                // flight stalls).
+                let (lo_q, hi_q) = scratch.support[i];
+                let (lo_q, hi_q) = (lo_q / 4 * 4, hi_q.next_multiple_of(4));
+                let weighted = &scratch.weighted[i * q_stride + lo_q..i * q_stride + hi_q];
+                for l in (j + 1)..n_items {
+                    let code_l = codes[l];
+                    if code_l == NOT_ANSWERED || code_l as usize == self.reference[l] {
+                        continue;
+                    }
+                    let at = self.pair_at[j * n_items + l]
+                        + (code_j as usize * self.categories[l] + code_l as usize) * q_stride
+                        + lo_q;
+                    for (s, v) in state.pairs[at..at + weighted.len()]
+                        .iter_mut()
+                        .zip(weighted)
+                    {
+                        *s += v;
+                    }
+                }
+            }
+        }
+        linalg::gemm_transposed_a(
+            n_free,
+            rows,
+            n_free,
+            &scratch.gradients,
+            &scratch.gradients,
+            1.0,
+            &mut state.cross,
+        );
+        state.scratch = scratch;
+    }
+}
+
+/// The analytic observed information (Louis, 1982) for any item types: one group, latent
+/// distribution fixed.
+///
+/// `I = Σ_j H_j − Σ_p n_p E[S Sᵀ | x_p] + Σ_p n_p E[S | x_p] E[S | x_p]ᵀ`, with S the
+/// complete-data score at θ (the sum over the answered items of `s_j(x_j, θ)`) and `H_j` item
+/// j's complete-data information at the expected counts. The middle term needs, per node,
+/// only the posterior mass of each pair of (item, category) answers,
+/// `N_q(ja, lb) = Σ_p n_p w_pq [x_pj = a][x_pl = b]`: one pass over the patterns adds each
+/// pattern's posterior to one table row per pair of answered items, and the parameters enter
+/// afterwards, per pair of items. The last term is the cross-product information. Each `H_j`
+/// is the central difference of item j's complete-data gradient with the counts held, so any
+/// item type (and any transform of its parameters) is covered.
+pub(crate) fn pairwise_louis_information(
+    problem: &Problem,
+    psi: &[f64],
+    report: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
+) -> Result<Vec<f64>, PredictionError> {
+    let layout = &problem.layout;
+    let nodes = problem.nodes();
+    let q_count = nodes.len();
+    let n_items = layout.items.len();
+    let n_free = layout.n_free();
+    let patterns = &problem.groups[0].patterns;
+    let tables = problem.tables(0, psi);
+    let log_prior = problem.log_prior(0, psi);
+    let scores: Vec<(Vec<usize>, Vec<f64>)> = (0..n_items)
+        .into_par_iter()
+        .map(|j| item_score_table(problem, 0, j, psi))
+        .collect();
+    // Pair tables of items j < l: K_j × K_l × Q at `pair_at[j · J + l]`.
+    let mut pair_at = vec![usize::MAX; n_items * n_items];
+    let mut pairs_len = 0;
+    let mut count_at = Vec::with_capacity(n_items);
+    let mut counts_len = 0;
+    for j in 0..n_items {
+        count_at.push(counts_len);
+        counts_len += layout.items[j].n_categories * q_count;
+        for l in (j + 1)..n_items {
+            pair_at[j * n_items + l] = pairs_len;
+            pairs_len +=
+                layout.items[j].n_categories * layout.items[l].n_categories * pair_stride(q_count);
+        }
+    }
+    // The score tables again with the nodes innermost, `[(c·f + x)·Q + q]`, for the posterior
+    // means of the scores.
+    let scores_by_node: Vec<Vec<f64>> = scores
+        .iter()
+        .map(|(free, table)| {
+            let f = free.len();
+            let k = table.len() / (f * q_count).max(1);
+            let mut out = vec![0.0; table.len()];
+            for c in 0..k {
+                for q in 0..q_count {
+                    for x in 0..f {
+                        out[(c * f + x) * q_count + q] = table[(c * q_count + q) * f + x];
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    let pass = PairPass {
+        patterns,
+        tables: &tables,
+        nodes,
+        log_prior: &log_prior,
+        categories: layout.items.iter().map(|i| i.n_categories).collect(),
+        pair_at: &pair_at,
+        count_at: &count_at,
+        free: scores.iter().map(|(free, _)| free.as_slice()).collect(),
+        scores_by_node: &scores_by_node,
+        n_free,
+        reference: (0..n_items)
+            .map(|j| {
+                let counts = &problem.groups[0].category_counts[j];
+                let most = (0..counts.len()).max_by(|&a, &b| counts[a].total_cmp(&counts[b]));
+                match most {
+                    Some(c) if !patterns.has_missing() => c,
+                    _ => usize::MAX,
+                }
+            })
+            .collect(),
+    };
+    let empty = || PairState {
+        pairs: vec![0.0; pairs_len],
+        counts: vec![0.0; counts_len],
+        cross: vec![0.0; n_free * n_free],
+        scratch: PairScratch::default(),
+    };
+    let n_patterns = patterns.len();
+    let n_blocks = n_patterns.div_ceil(BLOCK);
+    let threads = rayon::current_num_threads().min(n_blocks).max(1);
+    // Each thread's tables are written (not read) first: freshly mapped zero pages that are
+    // read before they are written cost a second page fault each.
+    let mut states: Vec<PairState> = (0..threads)
+        .into_par_iter()
+        .map(|_| {
+            let mut state = empty();
+            state.pairs.fill(0.0);
+            state.counts.fill(0.0);
+            state.cross.fill(0.0);
+            state
+        })
+        .collect();
+    let step = 32 * threads;
+    for start in (0..n_blocks).step_by(step) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(PredictionError::Cancelled);
+        }
+        let end = (start + step).min(n_blocks);
+        states.par_iter_mut().enumerate().for_each(|(t, state)| {
+            let from = start + t * (end - start) / threads;
+            let to = start + (t + 1) * (end - start) / threads;
+            for b in from..to {
+                pass.run(b * BLOCK, ((b + 1) * BLOCK).min(n_patterns), state);
+            }
+        });
+        report(end, n_blocks + 1);
+    }
+    let mut total = states.pop().unwrap_or_else(empty);
+    for state in states {
+        for (x, y) in [
+            (&mut total.pairs, &state.pairs),
+            (&mut total.counts, &state.counts),
+            (&mut total.cross, &state.cross),
+        ] {
+            for (s, t) in x.iter_mut().zip(y) {
+                *s += t;
+            }
+        }
+    }
+    // Complete data: the pairs with a reference category, from
+    // `Σ_b N(ja, lb) = r_jaq` and `Σ_a N(ja, lb) = r_lbq`.
+    for j in 0..n_items {
+        let (k_j, ref_j) = (layout.items[j].n_categories, pass.reference[j]);
+        if ref_j == usize::MAX {
+            continue;
+        }
+        for l in (j + 1)..n_items {
+            let (k_l, ref_l) = (layout.items[l].n_categories, pass.reference[l]);
+            let base = pair_at[j * n_items + l];
+            let cell = |a: usize, b: usize| base + (a * k_l + b) * pair_stride(q_count);
+            let count = |item: usize, c: usize| count_at[item] + c * q_count;
+            for q in 0..q_count {
+                let pairs = &mut total.pairs;
+                for a in (0..k_j).filter(|&a| a != ref_j) {
+                    let known: f64 = (0..k_l)
+                        .filter(|&b| b != ref_l)
+                        .map(|b| pairs[cell(a, b) + q])
+                        .sum();
+                    pairs[cell(a, ref_l) + q] = total.counts[count(j, a) + q] - known;
+                }
+                for b in 0..k_l {
+                    if b == ref_l {
+                        continue;
+                    }
+                    let known: f64 = (0..k_j)
+                        .filter(|&a| a != ref_j)
+                        .map(|a| pairs[cell(a, b) + q])
+                        .sum();
+                    pairs[cell(ref_j, b) + q] = total.counts[count(l, b) + q] - known;
+                }
+                let known: f64 = (0..k_l)
+                    .filter(|&b| b != ref_l)
+                    .map(|b| pairs[cell(ref_j, b) + q])
+                    .sum();
+                pairs[cell(ref_j, ref_l) + q] = total.counts[count(j, ref_j) + q] - known;
+            }
+        }
+    }
+    let mut information = total.cross;
+    // − Σ_p n_p E[S Sᵀ]: the pairs of different items (both orders), then each item with
+    // itself.
+    let pair_blocks: Vec<(usize, usize, Vec<f64>)> = (0..n_items)
+        .into_par_iter()
+        .flat_map_iter(|j| ((j + 1)..n_items).map(move |l| (j, l)))
+        .map(|(j, l)| {
+            let (free_j, table_j) = &scores[j];
+            let (free_l, table_l) = &scores[l];
+            let (fj, fl) = (free_j.len(), free_l.len());
+            let mut sum = vec![0.0; fj * fl];
+            for a in 0..layout.items[j].n_categories {
+                for b in 0..layout.items[l].n_categories {
+                    let at = pair_at[j * n_items + l]
+                        + (a * layout.items[l].n_categories + b) * pair_stride(q_count);
+                    for (q, &mass) in total.pairs[at..at + q_count].iter().enumerate() {
+                        if mass == 0.0 {
+                            continue;
+                        }
+                        let sj = &table_j[(a * q_count + q) * fj..(a * q_count + q + 1) * fj];
+                        let sl = &table_l[(b * q_count + q) * fl..(b * q_count + q + 1) * fl];
+                        for (x, &u) in sj.iter().enumerate() {
+                            let u = mass * u;
+                            for (s, &v) in sum[x * fl..(x + 1) * fl].iter_mut().zip(sl) {
+                                *s += u * v;
+                            }
+                        }
+                    }
+                }
+            }
+            (j, l, sum)
+        })
+        .collect();
+    for (j, l, sum) in pair_blocks {
+        let (free_j, free_l) = (&scores[j].0, &scores[l].0);
+        let fl = free_l.len();
+        for (x, &i) in free_j.iter().enumerate() {
+            for (y, &k) in free_l.iter().enumerate() {
+                let v = sum[x * fl + y];
+                information[i * n_free + k] -= v;
+                information[k * n_free + i] -= v;
+            }
+        }
+    }
+    // Each item with itself, and its complete-data information H_j at the expected counts.
+    let own: Vec<(Vec<usize>, Vec<f64>)> = (0..n_items)
+        .into_par_iter()
+        .map(|j| {
+            let (free, table) = &scores[j];
+            let f = free.len();
+            let k = layout.items[j].n_categories;
+            let counts = &total.counts[count_at[j]..count_at[j] + k * q_count];
+            let mut block = vec![0.0; f * f];
+            for c in 0..k {
+                for q in 0..q_count {
+                    let mass = counts[c * q_count + q];
+                    if mass == 0.0 {
+                        continue;
+                    }
+                    let s = &table[(c * q_count + q) * f..(c * q_count + q + 1) * f];
+                    for x in 0..f {
+                        for y in 0..f {
+                            block[x * f + y] -= mass * s[x] * s[y];
+                        }
+                    }
+                }
+            }
+            // H_j: −∂/∂ψ of Σ_c Σ_q r_cq s(c, q; ψ), by central differences.
+            let gradient = |at: &[f64]| -> Vec<f64> {
+                let (_, table) = item_score_table(problem, 0, j, at);
+                let mut g = vec![0.0; f];
+                for (cq, &mass) in counts.iter().enumerate() {
+                    if mass != 0.0 {
+                        for (x, s) in g.iter_mut().enumerate() {
+                            *s += mass * table[cq * f + x];
+                        }
+                    }
+                }
+                g
+            };
+            let mut point = psi.to_vec();
+            for (y, &i) in free.iter().enumerate() {
+                let h = 1e-4 * psi[i].abs().max(1.0);
+                point[i] = psi[i] + h;
+                let plus = gradient(&point);
+                point[i] = psi[i] - h;
+                let minus = gradient(&point);
+                point[i] = psi[i];
+                for x in 0..f {
+                    block[x * f + y] -= (plus[x] - minus[x]) / (2.0 * h);
+                }
+            }
+            (free.clone(), block)
+        })
+        .collect();
+    for (free, block) in own {
+        let f = free.len();
+        for (x, &i) in free.iter().enumerate() {
+            for (y, &k) in free.iter().enumerate() {
+                information[i * n_free + k] += block[x * f + y];
+            }
+        }
+    }
+    report(n_blocks + 1, n_blocks + 1);
+    symmetrise(&mut information, n_free);
+    add_prior_information(problem, psi, &mut information);
+    Ok(information)
+}
+
 /// The cross-product information `Σ_p n_p ḡ_p ḡ_pᵀ` plus the priors' information.
 pub(crate) fn crossproduct_information(
     problem: &Problem,
@@ -550,38 +1068,8 @@ pub(crate) fn crossproduct_information(
         let tables = problem.tables(g, psi);
         let log_prior = problem.log_prior(g, psi);
         // Per item, category and node: the score ∂ log P/∂ψ over the item's free slots.
-        let scores: Vec<(Vec<usize>, Vec<f64>)> = layout
-            .items
-            .iter()
-            .enumerate()
-            .map(|(j, item)| {
-                let params = layout.item_parameters(g, j, psi);
-                let n = params.len();
-                let k = item.n_categories;
-                let free: Vec<(usize, usize, f64)> = layout.slots[g][j]
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(m, slot)| match *slot {
-                        Slot::Free(i) => Some((m, i, layout.free[i].transform.derivative(psi[i]))),
-                        Slot::Fixed(_) => None,
-                    })
-                    .collect();
-                let f = free.len();
-                let mut table = vec![0.0; k * q_count * f];
-                let mut p = vec![0.0; k];
-                let mut dp = vec![0.0; k * n];
-                for (q, &theta) in nodes.iter().enumerate() {
-                    item.model
-                        .parameter_derivatives(&params, theta, &mut p, &mut dp);
-                    for c in 0..k {
-                        let pc = p[c].max(1e-300);
-                        for (x, &(m, _, d)) in free.iter().enumerate() {
-                            table[(c * q_count + q) * f + x] = dp[c * n + m] / pc * d;
-                        }
-                    }
-                }
-                (free.iter().map(|&(_, i, _)| i).collect(), table)
-            })
+        let scores: Vec<(Vec<usize>, Vec<f64>)> = (0..layout.items.len())
+            .map(|j| item_score_table(problem, g, j, psi))
             .collect();
         let (mean, variance) = layout.latent(g, psi);
         let (mean_slot, variance_slot) = layout.latent[g];
@@ -690,7 +1178,7 @@ mod tests {
     //! The analytic observed information against the numerical one, on small data.
 
     use super::*;
-    use crate::prediction::estimation::{FitSettings, StandardErrorMethod, setup};
+    use crate::prediction::estimation::{FitSettings, PriorSetting, StandardErrorMethod, setup};
     use crate::prediction::items::ItemType;
     use crate::prediction::simulation::{simulate_responses, typical_items};
 
@@ -721,6 +1209,64 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The pairwise (any item type) Louis information against the numerical one.
+    fn compare_pairwise(matrix: &crate::prediction::ResponseMatrix, settings: &FitSettings) {
+        let settings = FitSettings {
+            standard_errors: StandardErrorMethod::None,
+            ..settings.clone()
+        };
+        let fit =
+            crate::prediction::calibrate(matrix, &settings, &mut |_| {}, &AtomicBool::new(false))
+                .unwrap();
+        let problem = setup::problem(matrix, &settings).unwrap().problem;
+        let psi = fit.estimates.clone();
+        assert!(pairwise_applies(&problem));
+        let analytic =
+            pairwise_louis_information(&problem, &psi, &mut |_, _| {}, &AtomicBool::new(false))
+                .unwrap();
+        let numerical =
+            numerical_information(&problem, &psi, &mut |_, _| {}, &AtomicBool::new(false)).unwrap();
+        let n = psi.len();
+        for i in 0..n {
+            for k in 0..n {
+                let (a, b) = (analytic[i * n + k], numerical[i * n + k]);
+                let scale = numerical[i * n + i].abs().max(numerical[k * n + k].abs());
+                assert!(
+                    (a - b).abs() < 1e-4 * scale,
+                    "{:?} information [{i},{k}]: pairwise {a} vs numerical {b}",
+                    settings.model
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pairwise_information_equals_numerical_for_every_item_type() {
+        let with = |model: ItemType| FitSettings {
+            model,
+            ..FitSettings::default()
+        };
+        let polytomous = crate::prediction::simulation::simulate_polytomous(6, 4, 600, 0.0, 11);
+        compare_pairwise(&polytomous, &with(ItemType::Graded));
+        compare_pairwise(&polytomous, &with(ItemType::Nominal));
+        // Canonical items too (the linear route's territory), with shared thresholds.
+        compare_pairwise(&polytomous, &with(ItemType::Rsm));
+        let holed = crate::prediction::simulation::simulate_polytomous(6, 4, 600, 0.2, 12);
+        compare_pairwise(&holed, &with(ItemType::Graded));
+        let items = typical_items(8, 0.2, 13, "i");
+        let (dichotomous, _) = simulate_responses(&items, 1500, 0.1, 14);
+        // 3PL with mirt's default-free c and a prior on it.
+        let mut three = with(ItemType::ThreePl);
+        three.priors = vec![PriorSetting::parse("c=beta(5,17)").unwrap()];
+        compare_pairwise(&dichotomous, &three);
+        let (complete, _) = simulate_responses(&items, 1500, 0.0, 15);
+        compare_pairwise(&complete, &three);
+        let mut mixed = with(ItemType::TwoPl);
+        mixed.item_models.insert("i1".into(), ItemType::ThreePl);
+        mixed.priors = vec![PriorSetting::parse("c=beta(5,17)").unwrap()];
+        compare_pairwise(&dichotomous, &mixed);
     }
 
     #[test]
