@@ -507,6 +507,7 @@ fn fit(args: FitArgs) -> Result<()> {
     let diagnostics_options = args.diagnostics.options();
     let settings = args.model.settings()?;
     let frame = Source::for_file(&args.data)?.load_cancellable(None, Some(INTERRUPTED.clone()))?;
+    irtlab::trace("data read");
     check_interrupted()?;
     if args.groups.group.is_some() {
         let wanted = [want_items, want_scores, want_probabilities, want_expected];
@@ -516,6 +517,7 @@ fn fit(args: FitArgs) -> Result<()> {
         ResponseMatrix::from_dataframe(&frame, args.id.as_deref(), args.items.as_deref())
             .with_context(|| format!("{}", args.data.display()))?;
     drop(frame);
+    irtlab::trace("responses collected");
     check_person_tables(&responses, want_probabilities, want_expected)?;
     let analysis = analyse_with_progress(&responses, &settings, args.scoring)?;
     report_warnings(&analysis);
@@ -530,6 +532,7 @@ fn fit(args: FitArgs) -> Result<()> {
             print!("{}", diagnostics::summary(statistics));
         }
     }
+    irtlab::trace("results printed");
     let mut frames = Vec::new();
     if want_items {
         frames.push(analysis.items_table()?);
@@ -549,6 +552,7 @@ fn fit(args: FitArgs) -> Result<()> {
     frames.extend(args.diagnostics.frames(fit_statistics.as_ref())?);
     check_interrupted()?;
     outputs.write(&mut frames)?;
+    irtlab::trace("outputs written");
     Ok(())
 }
 

@@ -23,3 +23,13 @@ pub use prediction::{
     Analysis, Calibration, FitSettings, ItemParameters, ItemType, ResponseMatrix, ScoringMethod,
     analyse,
 };
+/// Phase timings for maintainers: with the environment variable `IRTLAB_TRACE` set, prints the
+/// milliseconds since the first call and `label` to stderr (`IRTLAB_TRACE=1 irtlab fit …`).
+pub fn trace(label: &str) {
+    static START: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::OnceLock::new();
+    let start =
+        START.get_or_init(|| std::env::var_os("IRTLAB_TRACE").map(|_| std::time::Instant::now()));
+    if let Some(start) = start {
+        eprintln!("{:>9.1} ms  {label}", start.elapsed().as_secs_f64() * 1e3);
+    }
+}

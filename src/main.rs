@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    irtlab::trace("start");
     let arguments = cli::Cli::parse();
     match cli::run(arguments) {
         Ok(()) => ExitCode::SUCCESS,

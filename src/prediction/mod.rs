@@ -181,7 +181,9 @@ pub fn analyse(
     let calibrated = align_items(responses, &items)?;
     let options = scoring_options(&calibration, scoring);
     let scores = score_persons(&calibrated, &items, &options)?;
+    crate::trace("persons scored");
     let classical_analysis = classical_analysis(&calibrated, &ClassicalSettings::default())?;
+    crate::trace("classical statistics");
     Ok(Analysis {
         calibration,
         classical: classical_analysis.statistics(),

@@ -242,6 +242,7 @@ pub fn diagnose(
     options.validate()?;
     const STEPS: usize = 6;
     let mut report = |stage: &'static str, step: usize| {
+        crate::trace(&format!("fit statistics: {stage}"));
         progress(DiagnosticsProgress {
             stage,
             step,

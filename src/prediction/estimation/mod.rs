@@ -46,6 +46,7 @@ pub fn calibrate(
     cancel: &AtomicBool,
 ) -> Result<Calibration, PredictionError> {
     let setup = setup::problem(responses, settings)?;
+    crate::trace("calibration: set up");
     check_standard_error_memory(&setup, settings)?;
     let start = setup.start_values();
     let em_settings = em::EmSettings {
@@ -54,8 +55,10 @@ pub fn calibrate(
         acceleration: settings.acceleration,
     };
     let outcome = em::run_em(&setup.problem, start, &em_settings, progress, cancel)?;
+    crate::trace("calibration: EM done");
     let final_estep = setup.problem.e_step(&outcome.psi, false);
     let log_likelihood: f64 = final_estep.iter().map(|e| e.log_likelihood).sum();
+    crate::trace("calibration: log-likelihood");
     let (covariance, route, warnings) = standard_errors(
         &setup,
         &outcome.psi,
@@ -65,6 +68,7 @@ pub fn calibrate(
         progress,
         cancel,
     )?;
+    crate::trace("calibration: standard errors");
     Ok(result::assemble(
         setup,
         settings,
