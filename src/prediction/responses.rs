@@ -1069,6 +1069,20 @@ impl Patterns {
             PatternRows::Sparse { .. } => true,
         }
     }
+
+    /// Per item, whether some pattern skips it (every item, for sparse patterns).
+    pub fn items_with_missing(&self) -> Vec<bool> {
+        match &self.rows {
+            PatternRows::Dense { missing_items, .. } => {
+                let mut with = vec![false; self.n_items];
+                for &j in missing_items {
+                    with[j as usize] = true;
+                }
+                with
+            }
+            PatternRows::Sparse { .. } => vec![true; self.n_items],
+        }
+    }
 }
 
 #[cfg(test)]

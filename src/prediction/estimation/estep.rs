@@ -288,6 +288,8 @@ struct Accumulator {
     /// Dichotomous fast path: `Σ count·E[θ]` of those answering category 1, per item.
     theta_one: Vec<f64>,
     r: Vec<f64>,
+    /// Counts per group row (grouped table items).
+    group_r: Vec<f64>,
     moments: Vec<(f64, f64)>,
 }
 
@@ -299,8 +301,18 @@ impl Accumulator {
         add_into(&mut self.theta_sum, &other.theta_sum);
         add_into(&mut self.theta_one, &other.theta_one);
         add_into(&mut self.r, &other.r);
+        add_into(&mut self.group_r, &other.group_r);
         self
     }
+}
+
+/// `n` zeros, written rather than taken from freshly mapped (zero) pages: an accumulator's
+/// pages are read before they are written, and a zero page read first costs a second fault
+/// when it is written (with a flush of every thread's address translations).
+pub(crate) fn zeros_written(n: usize) -> Vec<f64> {
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, 0.0);
+    v
 }
 
 pub(crate) fn add_into(total: &mut [f64], part: &[f64]) {
@@ -310,6 +322,111 @@ pub(crate) fn add_into(total: &mut [f64], part: &[f64]) {
         }
     }
 }
+
+/// Consecutive table items taken together on dense data: every combination of their answers
+/// (an item's last state: not answered) has one row of summed log-probabilities per node, so a
+/// pattern adds one row per group instead of one per item, and its posterior is added to one
+/// row of the group's counts, split into the items' expected counts after the pass.
+struct TableGroup {
+    /// The items, in order.
+    items: Vec<usize>,
+    /// Per item: its categories K, and the row stride of its state (K states plus, when some
+    /// pattern skips it, a last one for "not answered").
+    categories: Vec<usize>,
+    strides: Vec<usize>,
+    states: Vec<usize>,
+    rows: usize,
+    /// `rows × Q`: `Σ_items log P_j(state_j)`, a skipped item adding 0.
+    log_p: Vec<f64>,
+    /// Offset of this group's `rows × Q` counts in the accumulator's `group_r`.
+    r_offset: usize,
+}
+
+impl TableGroup {
+    /// The row of a pattern's answers.
+    #[inline(always)]
+    fn row(&self, codes: &[u8]) -> usize {
+        let mut row = 0;
+        for ((&j, &k), &stride) in self.items.iter().zip(&self.categories).zip(&self.strides) {
+            let code = codes[j];
+            let state = if code == MISSING { k } else { code as usize };
+            row += state * stride;
+        }
+        row
+    }
+}
+
+/// Groups consecutive table items (at most [`GROUP_ROWS`] answer combinations each) and builds
+/// their summed log-probability tables; returns them with the length of their counts.
+fn table_groups(
+    input: &EStepInput<'_>,
+    table_items: &[usize],
+    categories: &[usize],
+) -> (Vec<TableGroup>, usize) {
+    let q = input.nodes.len();
+    let skipped = input.patterns.items_with_missing();
+    let mut groups: Vec<TableGroup> = Vec::new();
+    let mut r_len = 0;
+    let mut current: Vec<usize> = Vec::new();
+    let mut rows = 1;
+    let close =
+        |items: &mut Vec<usize>, rows: usize, groups: &mut Vec<TableGroup>, r_len: &mut usize| {
+            if items.is_empty() {
+                return;
+            }
+            let mut strides = Vec::with_capacity(items.len());
+            let mut states = Vec::with_capacity(items.len());
+            let mut stride = 1;
+            for &j in items.iter() {
+                let n = categories[j] + usize::from(skipped[j]);
+                strides.push(stride);
+                states.push(n);
+                stride *= n;
+            }
+            let mut log_p = vec![0.0; rows * q];
+            for row in 0..rows {
+                let out = &mut log_p[row * q..(row + 1) * q];
+                for ((&j, &stride), &n) in items.iter().zip(&strides).zip(&states) {
+                    let state = row / stride % n;
+                    if state < categories[j]
+                        && let ItemTable::Table { log_p: table } = &input.tables[j]
+                    {
+                        for (o, l) in out.iter_mut().zip(&table[state * q..(state + 1) * q]) {
+                            *o += l;
+                        }
+                    }
+                }
+            }
+            let item_categories = items.iter().map(|&j| categories[j]).collect();
+            groups.push(TableGroup {
+                items: std::mem::take(items),
+                categories: item_categories,
+                strides,
+                states,
+                rows,
+                log_p,
+                r_offset: *r_len,
+            });
+            *r_len += rows * q;
+        };
+    for &j in table_items {
+        let n = categories[j] + usize::from(skipped[j]);
+        if !current.is_empty() && rows * n > GROUP_ROWS {
+            close(&mut current, rows, &mut groups, &mut r_len);
+            rows = 1;
+        }
+        current.push(j);
+        rows *= n;
+    }
+    close(&mut current, rows, &mut groups, &mut r_len);
+    (groups, r_len)
+}
+
+/// Groups have at most this many rows (answer combinations).
+const GROUP_ROWS: usize = 256;
+/// Items are grouped only when there are many more patterns than a group has rows: the
+/// groups' tables are built afresh every E-step.
+const GROUP_MIN_PATTERNS: usize = 8 * GROUP_ROWS;
 
 /// The layout of the per-item accumulators, fixed for one E-step.
 struct Plan<'a> {
@@ -335,11 +452,14 @@ struct Plan<'a> {
     flat_t: Vec<f64>,
     linear_items: Vec<usize>,
     table_items: Vec<usize>,
+    /// Dense data with many patterns: the table items in groups (empty otherwise).
+    groups: Vec<TableGroup>,
+    group_r_len: usize,
     want_moments: bool,
 }
 
 impl<'a> Plan<'a> {
-    fn new(input: &'a EStepInput<'a>, want_moments: bool) -> Plan<'a> {
+    fn new(input: &'a EStepInput<'a>, want_moments: bool, grouped: bool) -> Plan<'a> {
         let n_nodes = input.nodes.len();
         let sparse = input.patterns.is_sparse();
         let mut categories = Vec::with_capacity(input.tables.len());
@@ -404,6 +524,11 @@ impl<'a> Plan<'a> {
         } else {
             (Vec::new(), Vec::new())
         };
+        let (groups, group_r_len) = if grouped && !sparse && !table_items.is_empty() {
+            table_groups(input, &table_items, &categories)
+        } else {
+            (Vec::new(), 0)
+        };
         Plan {
             input,
             n_nodes,
@@ -412,6 +537,8 @@ impl<'a> Plan<'a> {
             r_offset,
             theta_len,
             r_len,
+            groups,
+            group_r_len,
             all_linear_dichotomous,
             base,
             s1,
@@ -446,7 +573,12 @@ impl<'a> Plan<'a> {
                     0
                 }
             ],
-            r: vec![0.0; self.r_len],
+            r: zeros_written(if self.groups.is_empty() {
+                self.r_len
+            } else {
+                0
+            }),
+            group_r: zeros_written(self.group_r_len),
             moments: if self.want_moments {
                 Vec::with_capacity(rows)
             } else {
@@ -568,15 +700,24 @@ impl<'a> Plan<'a> {
                             }
                         }
                     }
-                    for &j in &self.table_items {
-                        let code = codes[j];
-                        if code == MISSING {
-                            continue;
+                    if self.groups.is_empty() {
+                        for &j in &self.table_items {
+                            let code = codes[j];
+                            if code == MISSING {
+                                continue;
+                            }
+                            if let ItemTable::Table { log_p } = &tables[j] {
+                                let row =
+                                    &log_p[code as usize * n_nodes..(code as usize + 1) * n_nodes];
+                                for (v, l) in values.iter_mut().zip(row) {
+                                    *v += l;
+                                }
+                            }
                         }
-                        if let ItemTable::Table { log_p } = &tables[j] {
-                            let row =
-                                &log_p[code as usize * n_nodes..(code as usize + 1) * n_nodes];
-                            for (v, l) in values.iter_mut().zip(row) {
+                    } else {
+                        for group in &self.groups {
+                            let at = group.row(codes) * n_nodes;
+                            for (v, l) in values.iter_mut().zip(&group.log_p[at..at + n_nodes]) {
                                 *v += l;
                             }
                         }
@@ -618,7 +759,16 @@ impl<'a> Plan<'a> {
                         acc.theta_sum[self.theta_offset[j] + (codes[j] as usize).min(k)] +=
                             weighted_mean;
                     }
-                    for &j in &self.table_items {
+                    for group in &self.groups {
+                        let at = group.r_offset + group.row(codes) * n_nodes;
+                        for (a, v) in acc.group_r[at + lo_q..at + hi_q]
+                            .iter_mut()
+                            .zip(&values[lo_q..hi_q])
+                        {
+                            *a += count * v;
+                        }
+                    }
+                    for &j in self.table_items.iter().filter(|_| self.groups.is_empty()) {
                         let code = codes[j];
                         if code == MISSING {
                             continue;
@@ -685,19 +835,10 @@ pub(crate) fn pattern_log_likelihood(
     }
 }
 
-/// Runs `run(state, block)` over blocks `0..n_blocks` in a few contiguous chunks in parallel,
-/// one `make()` state per chunk, and returns the states in block order. The number of chunks
-/// (a few per thread) bounds the memory the per-chunk states take, however many blocks there
-/// are.
-pub(crate) fn chunked<T: Send>(
-    n_blocks: usize,
-    make: impl Fn() -> T + Sync,
-    run: impl Fn(&mut T, usize) + Sync,
-) -> Vec<T> {
-    chunked_by(n_blocks, 4 * rayon::current_num_threads(), make, run)
-}
-
-/// [`chunked`] with at most `max_chunks` chunks (one per thread for large states).
+/// Runs `run(state, block)` over blocks `0..n_blocks` in at most `max_chunks` contiguous chunks
+/// in parallel, one `make()` state per chunk, and returns the states in block order. The number
+/// of chunks (a few per thread, or one per thread for large states) bounds the memory the
+/// per-chunk states take, however many blocks there are.
 pub(crate) fn chunked_by<T: Send>(
     n_blocks: usize,
     max_chunks: usize,
@@ -719,11 +860,27 @@ pub(crate) fn chunked_by<T: Send>(
 
 /// Runs the E-step over a group's patterns.
 pub(crate) fn e_step(input: &EStepInput<'_>, want_moments: bool) -> EStep {
-    let plan = Plan::new(input, want_moments);
+    e_step_with(
+        input,
+        want_moments,
+        input.patterns.len() >= GROUP_MIN_PATTERNS,
+    )
+}
+
+/// [`e_step`], with the table items in groups or one by one.
+fn e_step_with(input: &EStepInput<'_>, want_moments: bool, grouped: bool) -> EStep {
+    let plan = Plan::new(input, want_moments, grouped);
     let n_patterns = input.patterns.len();
     let n_blocks = n_patterns.div_ceil(BLOCK);
-    let parts = chunked(
+    // Grouped items have large accumulators: one per thread.
+    let chunks = if plan.groups.is_empty() {
+        4 * rayon::current_num_threads()
+    } else {
+        rayon::current_num_threads()
+    };
+    let parts = chunked_by(
         n_blocks,
+        chunks,
         || plan.accumulator(0),
         |acc, b| {
             let lo = b * BLOCK;
@@ -740,6 +897,29 @@ pub(crate) fn e_step(input: &EStepInput<'_>, want_moments: bool) -> EStep {
     }
     total.moments = moments;
     let q = plan.n_nodes;
+    if !plan.groups.is_empty() {
+        // Each group row's counts go to the answered category of each of its items.
+        total.r = vec![0.0; plan.r_len];
+        for group in &plan.groups {
+            for row in 0..group.rows {
+                let counts =
+                    &total.group_r[group.r_offset + row * q..group.r_offset + (row + 1) * q];
+                for (((&j, &k), &stride), &states) in group
+                    .items
+                    .iter()
+                    .zip(&group.categories)
+                    .zip(&group.strides)
+                    .zip(&group.states)
+                {
+                    let state = row / stride % states;
+                    if state < k {
+                        let at = plan.r_offset[j] + state * q;
+                        add_into(&mut total.r[at..at + q], counts);
+                    }
+                }
+            }
+        }
+    }
 
     if plan.all_linear_dichotomous {
         // The fast path kept category 1's sums contiguous; category 0 has s = t = 0.
@@ -792,6 +972,77 @@ pub(crate) fn e_step(input: &EStepInput<'_>, want_moments: bool) -> EStep {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prediction::estimation::{FitSettings, setup};
+    use crate::prediction::items::ItemType;
+
+    /// Items in groups give the E-step of items one by one: log-likelihood, node counts,
+    /// expected counts and moments, with missing responses and a mixed test.
+    #[test]
+    fn grouped_items_give_the_same_e_step() {
+        let matrix = crate::prediction::simulation::simulate_polytomous(7, 4, 900, 0.15, 21);
+        let first = matrix.item_names()[2].clone();
+        for model in [ItemType::Graded, ItemType::Nominal, ItemType::Gpcm] {
+            let mut settings = FitSettings {
+                model,
+                ..FitSettings::default()
+            };
+            // A divide-by-total item among table items (or a table item among them).
+            let other = if model == ItemType::Graded {
+                ItemType::Gpcm
+            } else {
+                ItemType::Graded
+            };
+            settings.item_models.insert(first.clone(), other);
+            let setup = setup::problem(&matrix, &settings).unwrap();
+            let problem = &setup.problem;
+            let psi = setup.start_values();
+            let tables = problem.tables(0, &psi);
+            let log_prior = problem.log_prior(0, &psi);
+            let input = EStepInput {
+                patterns: &problem.groups[0].patterns,
+                nodes: problem.nodes(),
+                log_prior: &log_prior,
+                tables: &tables,
+                category_counts: &problem.groups[0].category_counts,
+            };
+            let one = e_step_with(&input, true, false);
+            let grouped = e_step_with(&input, true, true);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-10 * a.abs().max(1.0);
+            assert!(
+                close(one.log_likelihood, grouped.log_likelihood),
+                "{model:?}"
+            );
+            for (a, b) in one.node_counts.iter().zip(&grouped.node_counts) {
+                assert!(close(*a, *b), "{model:?} node counts {a} vs {b}");
+            }
+            let mut full = 0;
+            for (x, y) in one.items.iter().zip(&grouped.items) {
+                match (x, y) {
+                    (ItemStats::Full { r: a }, ItemStats::Full { r: b }) => {
+                        full += 1;
+                        assert_eq!(a.len(), b.len());
+                        for (u, v) in a.iter().zip(b) {
+                            assert!(close(*u, *v), "{model:?} expected counts {u} vs {v}");
+                        }
+                    }
+                    (
+                        ItemStats::Linear { theta_sum: a, .. },
+                        ItemStats::Linear { theta_sum: b, .. },
+                    ) => {
+                        for (u, v) in a.iter().zip(b) {
+                            assert!(close(*u, *v), "{model:?} θ sums {u} vs {v}");
+                        }
+                    }
+                    _ => panic!("{model:?}: the items' statistics differ in kind"),
+                }
+            }
+            assert!(full > 0, "{model:?}: no table items were grouped");
+            let (a, b) = (one.moments.unwrap(), grouped.moments.unwrap());
+            for ((m1, s1), (m2, s2)) in a.iter().zip(&b) {
+                assert!(close(*m1, *m2) && close(*s1, *s2), "{model:?} moments");
+            }
+        }
+    }
 
     #[test]
     fn fast_exp_matches_the_standard_library() {

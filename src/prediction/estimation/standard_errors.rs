@@ -37,6 +37,7 @@ use rayon::prelude::*;
 
 use super::estep::{
     BLOCK, ItemStats, chunked_by, dot_lanes, pattern_log_likelihood, posterior_in_place, support,
+    zeros_written,
 };
 use super::layout::{FreeKind, Slot};
 use super::mstep::item_free_terms;
@@ -855,26 +856,16 @@ pub(crate) fn pairwise_louis_information(
             .collect(),
     };
     let empty = || PairState {
-        pairs: vec![0.0; pairs_len],
-        counts: vec![0.0; counts_len],
-        cross: vec![0.0; n_free * n_free],
+        pairs: zeros_written(pairs_len),
+        counts: zeros_written(counts_len),
+        cross: zeros_written(n_free * n_free),
         scratch: PairScratch::default(),
     };
     let n_patterns = patterns.len();
     let n_blocks = n_patterns.div_ceil(BLOCK);
     let threads = rayon::current_num_threads().min(n_blocks).max(1);
-    // Each thread's tables are written (not read) first: freshly mapped zero pages that are
-    // read before they are written cost a second page fault each.
-    let mut states: Vec<PairState> = (0..threads)
-        .into_par_iter()
-        .map(|_| {
-            let mut state = empty();
-            state.pairs.fill(0.0);
-            state.counts.fill(0.0);
-            state.cross.fill(0.0);
-            state
-        })
-        .collect();
+    // Each thread's tables are allocated (and first written) by that thread.
+    let mut states: Vec<PairState> = (0..threads).into_par_iter().map(|_| empty()).collect();
     let step = 32 * threads;
     for start in (0..n_blocks).step_by(step) {
         if cancel.load(Ordering::Relaxed) {
