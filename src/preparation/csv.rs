@@ -221,6 +221,20 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<DataFrame, Preparat
             )
         }),
     })?;
+    // polars keeps the doubled quote of a quoted header field doubled (`"say ""hi"""` becomes
+    // `say ""hi""`); RFC 4180 reads it as one quote.
+    let doubled: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| n.contains("\"\""))
+        .collect();
+    for name in doubled {
+        let single = name.replace("\"\"", "\"");
+        frame
+            .rename(&name, single.into())
+            .map_err(|e| PreparationError::Other(e.to_string()))?;
+    }
     // A UTF-8 byte-order mark ends up in the first column's name.
     if let Some(first) = frame.get_column_names().first().map(|n| n.to_string())
         && let Some(stripped) = first.strip_prefix('\u{feff}')
