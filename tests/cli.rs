@@ -2,16 +2,7 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
-
-fn irtlab(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_irtlab"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn fit_lsat7_json_and_tables() {
@@ -33,11 +24,7 @@ fn fit_lsat7_json_and_tables() {
         "--probabilities-out",
         probabilities.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["model"], "2pl");
     assert!((json["log_likelihood"].as_f64().unwrap() - -2658.805).abs() < 0.01);
@@ -83,11 +70,7 @@ fn fit_lsat7_json_and_tables() {
         "--out",
         grid.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let grid_text = std::fs::read_to_string(&grid).unwrap();
     assert!(grid_text.starts_with("theta,Item.1"));
     assert_eq!(grid_text.lines().count(), 10);
@@ -152,11 +135,7 @@ fn run_and_prepare_the_sample_project() {
         "--out",
         database.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let frame = irtlab::preparation::sqlite::read_table(&database, "responses").unwrap();
     assert_eq!(frame.height(), 400);
     assert_eq!(frame.width(), 21);

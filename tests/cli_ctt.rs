@@ -5,16 +5,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
-
-fn irtlab(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_irtlab"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// SAT12's key (mirt's documentation).
 const SAT12_KEY: [u8; 32] = [
@@ -105,11 +97,7 @@ fn items_ctt_on_sat12_answers_with_their_key() {
         "--distractors-out",
         distractors_out.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
 
     // The same statistics from their definitions, on the answers scored by the key here
@@ -285,11 +273,7 @@ fn items_ctt_text_on_a_small_scored_table() {
         "--test-out",
         test_out.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     // q1: 3 of 4 right; q3: 2 of the 3 who answered; d answered 2 of 3 items.
     close(&json["items"][0]["difficulty"], 0.75, "q1 difficulty");
@@ -412,11 +396,7 @@ fn run_writes_the_classical_tables_when_asked() {
         asked_out.to_str().unwrap(),
         "--skip-probabilities",
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let distractors = std::fs::read_to_string(asked_out.join("distractors.csv")).unwrap();
     assert!(
         distractors

@@ -5,26 +5,8 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use serde_json::Value;
-
-fn irtlab(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_irtlab"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn succeeded(output: &std::process::Output) -> Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
 
 /// `|got − expected| ≤ tolerance`, naming the quantity.
 fn close(what: &str, got: &Value, expected: f64, tolerance: f64) {
@@ -299,11 +281,7 @@ fn run_writes_item_fit_and_model_fit_when_the_project_asks() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let model_fit: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("model_fit.json")).unwrap())
             .unwrap();

@@ -4,26 +4,11 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
-fn irtlab(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_irtlab"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{assert_succeeded, irtlab};
 
 fn data(name: &str) -> String {
     common::data_file(name).to_str().unwrap().to_string()
-}
-
-fn json_of(output: &std::process::Output) -> serde_json::Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 fn close(a: f64, b: f64, tolerance: f64, what: &str) {
@@ -51,7 +36,7 @@ fn dif_wald_with_anchors_matches_mirt_and_writes_the_table() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let json = json_of(&output);
+    let json = common::succeeded(&output);
     // mirt: DIF(model, which.par = c('a1', 'd'), items2test = 6:10, Wald = TRUE) with items
     // 1–5 equal across groups and D2's mean and variance free (test-17-DIF_DRF.R).
     let mirt = [0.1090403, 0.07219868, 0.175297, 0.1354964, 0.6970995];
@@ -103,7 +88,7 @@ fn dif_purified_likelihood_ratio_flags_only_dif_items() {
         "--purify",
         "--json",
     ]);
-    let json = json_of(&output);
+    let json = common::succeeded(&output);
     let rows = json["items"].as_array().unwrap();
     assert_eq!(rows.len(), 30, "10 items × 3 methods");
     let flagged = |method: &str| -> Vec<String> {
@@ -184,7 +169,7 @@ fn dif_text_report_and_bad_input() {
 fn fit_group_log_likelihoods_match_mirt() {
     let mg1 = data("mg1.csv");
     let fit = |level: &str| {
-        json_of(&irtlab(&[
+        common::succeeded(&irtlab(&[
             "fit",
             &mg1,
             "--group",
@@ -261,7 +246,7 @@ fn fit_group_ladder_and_tables() {
         "--scores-out",
         scores.to_str().unwrap(),
     ]);
-    let json = json_of(&output);
+    let json = common::succeeded(&output);
     let steps = json["ladder"]["steps"].as_array().unwrap();
     let levels: Vec<&str> = steps.iter().map(|s| s["level"].as_str().unwrap()).collect();
     assert_eq!(levels, ["configural", "metric", "scalar"]);
@@ -306,11 +291,7 @@ fn project_dif_analysis_writes_dif_csv() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let dif = std::fs::read_to_string(out.join("dif.csv")).unwrap();
     assert!(dif.starts_with("item,method,"), "{dif}");
     assert_eq!(dif.lines().count(), 11);
@@ -326,7 +307,7 @@ fn project_dif_analysis_writes_dif_csv() {
 
 #[test]
 fn fit_group_with_anchor_items() {
-    let json = json_of(&irtlab(&[
+    let json = common::succeeded(&irtlab(&[
         "fit",
         &data("dif1.csv"),
         "--group",

@@ -136,3 +136,26 @@ pub fn lsat7_csv() -> String {
     }
     text
 }
+
+/// Runs the irtlab binary with `args`, as a user would.
+pub fn irtlab(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_irtlab"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Asserts that a command succeeded, showing its stderr when it did not.
+pub fn assert_succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Asserts that a command succeeded and reads its stdout as JSON.
+pub fn succeeded(output: &std::process::Output) -> serde_json::Value {
+    assert_succeeded(output);
+    serde_json::from_slice(&output.stdout).unwrap()
+}
