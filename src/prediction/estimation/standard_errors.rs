@@ -576,6 +576,48 @@ fn item_score_table(problem: &Problem, g: usize, j: usize, psi: &[f64]) -> (Vec<
     (free.iter().map(|&(_, i, _)| i).collect(), table)
 }
 
+/// The score tables of [`item_score_table`] with the nodes innermost, `[(c·f + x)·Q + q]`, for
+/// the posterior means of the scores.
+fn by_node(scores: &[(Vec<usize>, Vec<f64>)], q_count: usize) -> Vec<Vec<f64>> {
+    scores
+        .iter()
+        .map(|(free, table)| {
+            let f = free.len();
+            let k = table.len() / (f * q_count).max(1);
+            let mut out = vec![0.0; table.len()];
+            for c in 0..k {
+                for q in 0..q_count {
+                    for x in 0..f {
+                        out[(c * f + x) * q_count + q] = table[(c * q_count + q) * f + x];
+                    }
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Adds `root` times the posterior mean of an item's score for answer `code` to `gradient` (at
+/// the item's free parameters), the posterior being `weights` over the nodes from `lo_q` on.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn add_mean_score(
+    gradient: &mut [f64],
+    free: &[usize],
+    table_by_node: &[f64],
+    code: usize,
+    q_count: usize,
+    lo_q: usize,
+    weights: &[f64],
+    root: f64,
+) {
+    let f = free.len();
+    for (x, &index) in free.iter().enumerate() {
+        let at = (code * f + x) * q_count + lo_q;
+        gradient[index] += root * dot_lanes(&table_by_node[at..at + weights.len()], weights);
+    }
+}
+
 /// Whether the pairwise Louis route applies: one group, latent distribution fixed, and its
 /// per-thread tables within the memory limit.
 pub(crate) fn pairwise_applies(problem: &Problem) -> bool {
@@ -716,13 +758,16 @@ impl PairPass<'_> {
                 {
                     *s += v;
                 }
-                let free = self.free[j];
-                let table = &self.scores_by_node[j];
-                let f = free.len();
-                for (x, &index) in free.iter().enumerate() {
-                    let at = (code * f + x) * q_count + lo_q;
-                    gradient[index] += root * dot_lanes(&table[at..at + values.len()], values);
-                }
+                add_mean_score(
+                    gradient,
+                    self.free[j],
+                    &self.scores_by_node[j],
+                    code,
+                    q_count,
+                    lo_q,
+                    values,
+                    root,
+                );
             }
         }
         // Then the pairs, item j of the pair outermost: the tables of j's pairs stay in cache
@@ -815,24 +860,7 @@ pub(crate) fn pairwise_louis_information(
                 layout.items[j].n_categories * layout.items[l].n_categories * pair_stride(q_count);
         }
     }
-    // The score tables again with the nodes innermost, `[(c·f + x)·Q + q]`, for the posterior
-    // means of the scores.
-    let scores_by_node: Vec<Vec<f64>> = scores
-        .iter()
-        .map(|(free, table)| {
-            let f = free.len();
-            let k = table.len() / (f * q_count).max(1);
-            let mut out = vec![0.0; table.len()];
-            for c in 0..k {
-                for q in 0..q_count {
-                    for x in 0..f {
-                        out[(c * f + x) * q_count + q] = table[(c * q_count + q) * f + x];
-                    }
-                }
-            }
-            out
-        })
-        .collect();
+    let scores_by_node = by_node(&scores, q_count);
     let pass = PairPass {
         patterns,
         tables: &tables,
@@ -1062,6 +1090,7 @@ pub(crate) fn crossproduct_information(
         let scores: Vec<(Vec<usize>, Vec<f64>)> = (0..layout.items.len())
             .map(|j| item_score_table(problem, g, j, psi))
             .collect();
+        let scores_by_node = by_node(&scores, q_count);
         let (mean, variance) = layout.latent(g, psi);
         let (mean_slot, variance_slot) = layout.latent[g];
         let latent_scores: Vec<(usize, Vec<f64>)> = [
@@ -1108,15 +1137,9 @@ pub(crate) fn crossproduct_information(
                     let weight = patterns.counts[p].sqrt();
                     let row = &mut gradients[i * n_free..(i + 1) * n_free];
                     for (j, code) in patterns.responses(p) {
-                        let (free, table) = &scores[j];
-                        let f = free.len();
-                        for (x, &index) in free.iter().enumerate() {
-                            let mut s = 0.0;
-                            for (q, w) in values.iter().enumerate() {
-                                s += w * table[(code as usize * q_count + q) * f + x];
-                            }
-                            row[index] += weight * s;
-                        }
+                        let free = &scores[j].0;
+                        let (table, code) = (&scores_by_node[j], code as usize);
+                        add_mean_score(row, free, table, code, q_count, 0, &values, weight);
                     }
                     for (index, score) in &latent_scores {
                         let s: f64 = values.iter().zip(score).map(|(w, s)| w * s).sum();
