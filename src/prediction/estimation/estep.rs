@@ -675,6 +675,8 @@ impl<'a> Plan<'a> {
         let patterns = self.input.patterns;
         let tables = self.input.tables;
         let mut values = vec![0.0; n_nodes];
+        // Each group's row of the current pattern, found once for both of its uses.
+        let mut group_rows: Vec<usize> = Vec::with_capacity(self.groups.len());
         for p in lo..hi {
             let count = patterns.counts[p];
             let view = patterns.view(p);
@@ -715,8 +717,11 @@ impl<'a> Plan<'a> {
                             }
                         }
                     } else {
+                        group_rows.clear();
                         for group in &self.groups {
-                            let at = group.row(codes) * n_nodes;
+                            let row = group.row(codes);
+                            group_rows.push(row);
+                            let at = row * n_nodes;
                             for (v, l) in values.iter_mut().zip(&group.log_p[at..at + n_nodes]) {
                                 *v += l;
                             }
@@ -759,26 +764,29 @@ impl<'a> Plan<'a> {
                         acc.theta_sum[self.theta_offset[j] + (codes[j] as usize).min(k)] +=
                             weighted_mean;
                     }
-                    for group in &self.groups {
-                        let at = group.r_offset + group.row(codes) * n_nodes;
-                        for (a, v) in acc.group_r[at + lo_q..at + hi_q]
-                            .iter_mut()
-                            .zip(&values[lo_q..hi_q])
-                        {
-                            *a += count * v;
+                    if self.groups.is_empty() {
+                        for &j in &self.table_items {
+                            let code = codes[j];
+                            if code == MISSING {
+                                continue;
+                            }
+                            let at = self.r_offset[j] + code as usize * n_nodes;
+                            for (a, v) in acc.r[at + lo_q..at + hi_q]
+                                .iter_mut()
+                                .zip(&values[lo_q..hi_q])
+                            {
+                                *a += count * v;
+                            }
                         }
-                    }
-                    for &j in self.table_items.iter().filter(|_| self.groups.is_empty()) {
-                        let code = codes[j];
-                        if code == MISSING {
-                            continue;
-                        }
-                        let at = self.r_offset[j] + code as usize * n_nodes;
-                        for (a, v) in acc.r[at + lo_q..at + hi_q]
-                            .iter_mut()
-                            .zip(&values[lo_q..hi_q])
-                        {
-                            *a += count * v;
+                    } else {
+                        for (group, &row) in self.groups.iter().zip(&group_rows) {
+                            let at = group.r_offset + row * n_nodes;
+                            for (a, v) in acc.group_r[at + lo_q..at + hi_q]
+                                .iter_mut()
+                                .zip(&values[lo_q..hi_q])
+                            {
+                                *a += count * v;
+                            }
                         }
                     }
                 }
