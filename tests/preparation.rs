@@ -42,6 +42,46 @@ fn csv_delimiters_bom_quotes_and_missing_markers() {
 }
 
 #[test]
+fn csv_types_follow_values_far_down_the_file() {
+    // Types are first inferred from the leading rows; values further down that do not fit
+    // (a decimal in an integer column, numbers in a column empty so far, text in a number
+    // column) make the whole file decide.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,whole,late,word,q1\n");
+    for row in 0..5000 {
+        let late = if row < 3000 {
+            String::new()
+        } else {
+            "2".into()
+        };
+        let whole = if row == 4000 {
+            "1.5".into()
+        } else {
+            "1".to_string()
+        };
+        let word = if row == 4999 {
+            "x".into()
+        } else {
+            row.to_string()
+        };
+        text.push_str(&format!("{row},{whole},{late},{word},{}\n", row % 2));
+    }
+    let path = write_file(dir.path(), "far.csv", text.as_bytes());
+    let frame = read_csv(&path, &CsvOptions::default()).unwrap();
+    assert_eq!(frame.height(), 5000);
+    let dtype = |name: &str| frame.column(name).unwrap().dtype().clone();
+    assert_eq!(dtype("whole"), DataType::Float64);
+    assert!(dtype("late").is_integer(), "{:?}", dtype("late"));
+    assert_eq!(frame.column("late").unwrap().null_count(), 3000);
+    assert_eq!(dtype("word"), DataType::String);
+    assert!(dtype("q1").is_integer());
+    assert_eq!(
+        frame.column("whole").unwrap().f64().unwrap().get(4000),
+        Some(1.5)
+    );
+}
+
+#[test]
 fn csv_errors_say_what_and_where() {
     let dir = tempfile::tempdir().unwrap();
     let empty = write_file(dir.path(), "empty.csv", b"");

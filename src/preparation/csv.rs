@@ -165,6 +165,21 @@ fn check_header(path: &Path, header: &str, delimiter: char) -> Result<(), Prepar
     Ok(())
 }
 
+/// Rows whose values decide the column types on the first attempt.
+const QUICK_INFERENCE_ROWS: usize = 200;
+
+/// Whether a column's type may have come from too few rows: a text or untyped column without
+/// a value in the rows inference saw.
+fn types_undecided(frame: &DataFrame) -> bool {
+    let rows = frame.height().min(QUICK_INFERENCE_ROWS);
+    frame.columns().iter().any(|column| {
+        matches!(
+            column.dtype(),
+            polars::prelude::DataType::String | polars::prelude::DataType::Null
+        ) && column.slice(0, rows).null_count() == rows
+    })
+}
+
 /// Reads a CSV file into a DataFrame.
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<DataFrame, PreparationError> {
     require_regular_file(path)?;
@@ -202,25 +217,35 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<DataFrame, Preparat
         .with_separator(delimiter as u8)
         .with_null_values(null_values)
         .with_missing_is_null(true);
-    let reader = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(10_000))
-        .with_parse_options(parse)
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .map_err(|e| PreparationError::Io {
-            path: path.to_path_buf(),
-            message: shorten(&e.to_string(), 200),
-        })?;
-    let mut frame = reader.finish().map_err(|e| PreparationError::Format {
-        path: path.to_path_buf(),
-        message: diagnose(path, delimiter).unwrap_or_else(|| {
-            // A problem the scan does not recognise: polars' own words, cut to one line.
-            format!(
-                "the file cannot be read as CSV ({})",
-                shorten(&e.to_string().replace('\n', " "), 120)
-            )
-        }),
-    })?;
+    let read = |infer: Option<usize>| {
+        CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(infer)
+            .with_parse_options(parse.clone())
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .map_err(|e| PreparationError::Io {
+                path: path.to_path_buf(),
+                message: shorten(&e.to_string(), 200),
+            })?
+            .finish()
+            .map_err(|e| PreparationError::Format {
+                path: path.to_path_buf(),
+                message: diagnose(path, delimiter).unwrap_or_else(|| {
+                    // A problem the scan does not recognise: polars' own words, cut to one line.
+                    format!(
+                        "the file cannot be read as CSV ({})",
+                        shorten(&e.to_string().replace('\n', " "), 120)
+                    )
+                }),
+            })
+    };
+    // Column types are inferred from the first rows (inference runs a pattern match on every
+    // field it looks at, which on a large file costs more than the parse); when a later value
+    // does not fit the type, or a column has no value in those rows, the whole file decides.
+    let mut frame = match read(Some(QUICK_INFERENCE_ROWS)) {
+        Ok(frame) if !types_undecided(&frame) => frame,
+        _ => read(None)?,
+    };
     // polars keeps the doubled quote of a quoted header field doubled (`"say ""hi"""` becomes
     // `say ""hi""`); RFC 4180 reads it as one quote.
     let doubled: Vec<String> = frame
