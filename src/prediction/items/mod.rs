@@ -429,15 +429,31 @@ pub fn expected_score(p: &[f64]) -> f64 {
 /// Item information at θ: `Σ_k (∂P_k/∂θ)² / P_k` (Samejima, 1969; for the 3PL this is
 /// Birnbaum's formula).
 pub fn information(model: &dyn ItemModel, params: &[f64], n_categories: usize, theta: f64) -> f64 {
-    let mut p = vec![0.0; n_categories];
-    let mut d1 = vec![0.0; n_categories];
-    let mut d2 = vec![0.0; n_categories];
-    model.theta_derivatives(params, theta, &mut p, &mut d1, &mut d2);
-    p.iter()
-        .zip(&d1)
-        .filter(|(p, _)| **p > 1e-300)
-        .map(|(p, d)| d * d / p)
-        .sum()
+    // Curves over many θ call this per item and point: the usual item fits on the stack.
+    const ON_STACK: usize = 16;
+    let sum = |p: &mut [f64], d1: &mut [f64], d2: &mut [f64]| {
+        model.theta_derivatives(params, theta, p, d1, d2);
+        p.iter()
+            .zip(d1.iter())
+            .filter(|(p, _)| **p > 1e-300)
+            .map(|(p, d)| d * d / p)
+            .sum()
+    };
+    if n_categories <= ON_STACK {
+        let mut buffer = [0.0; 3 * ON_STACK];
+        let (p, rest) = buffer.split_at_mut(ON_STACK);
+        let (d1, d2) = rest.split_at_mut(ON_STACK);
+        sum(
+            &mut p[..n_categories],
+            &mut d1[..n_categories],
+            &mut d2[..n_categories],
+        )
+    } else {
+        let mut buffer = vec![0.0; 3 * n_categories];
+        let (p, rest) = buffer.split_at_mut(n_categories);
+        let (d1, d2) = rest.split_at_mut(n_categories);
+        sum(p, d1, d2)
+    }
 }
 
 /// Parses a category list written as `1|2|3|4` (the items table's `categories` column).
