@@ -4,6 +4,12 @@
 //! systems, Cholesky for inverting an information matrix.
 //!
 //! All matrices are row-major `&[f64]` slices; shapes are internal, never user input.
+//!
+//! faer's matrix-product kernels on x86-64 (`private-gemm-x86`, hand-written AVX-512) return
+//! without `vzeroupper`: the upper halves of the vector registers stay in use, and on Intel
+//! processors every SSE instruction on that thread then pays a transition penalty until
+//! something clears them (the code after a factorisation ran up to 8× slower). Every faer call
+//! here is followed by [`clear_vector_state`] on the threads that ran it.
 
 use faer::linalg::solvers::{DenseSolveCore, Solve};
 use faer::{Mat, Side};
@@ -118,6 +124,35 @@ fn to_mat(matrix: &[f64], n: usize) -> Mat<f64> {
     Mat::from_fn(n, n, |i, j| matrix[i * n + j])
 }
 
+/// Clears the upper halves of the vector registers on this thread (`vzeroupper`) after faer's
+/// kernels (see the module docs); nothing on processors without AVX.
+#[inline]
+pub fn clear_vector_state() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: AVX is present; vzeroupper only zeroes bits 128 and up of the vector
+        // registers, which no live value of this (SSE) code occupies between calls.
+        unsafe { std::arch::x86_64::_mm256_zeroupper() }
+    }
+}
+
+/// [`clear_vector_state`] on this thread and on every thread of rayon's pool (faer's parallel
+/// routines run on them).
+pub fn clear_vector_state_everywhere() {
+    clear_vector_state();
+    rayon::broadcast(|_| clear_vector_state());
+}
+
+/// Clears the vector state everywhere when dropped: hold one over a stretch of faer calls,
+/// whichever way the stretch is left.
+pub struct ClearVectorState;
+
+impl Drop for ClearVectorState {
+    fn drop(&mut self) {
+        clear_vector_state_everywhere();
+    }
+}
+
 /// Solves `matrix · x = rhs` (n×n, row-major) by LU with partial pivoting. Returns `None`
 /// when the matrix is singular to working precision.
 pub fn solve(matrix: &[f64], rhs: &[f64], n: usize) -> Option<Vec<f64>> {
@@ -133,10 +168,12 @@ pub fn solve(matrix: &[f64], rhs: &[f64], n: usize) -> Option<Vec<f64>> {
     // A pivot that vanishes against the matrix's scale means a singular system.
     let u = lu.U();
     if (0..n).any(|i| u[(i, i)].abs() <= scale * 1e-14) {
+        clear_vector_state();
         return None;
     }
     let b = Mat::from_fn(n, 1, |i, _| rhs[i]);
     let x = lu.solve(&b);
+    clear_vector_state();
     let out: Vec<f64> = (0..n).map(|i| x[(i, 0)]).collect();
     out.iter().all(|v| v.is_finite()).then_some(out)
 }
@@ -150,8 +187,13 @@ pub fn inverse_positive_definite(matrix: &[f64], n: usize) -> Option<Vec<f64>> {
     if matrix[..n * n].iter().any(|v| !v.is_finite()) {
         return None;
     }
-    let llt = to_mat(matrix, n).llt(Side::Lower).ok()?;
+    let llt = to_mat(matrix, n).llt(Side::Lower);
+    let Ok(llt) = llt else {
+        clear_vector_state_everywhere();
+        return None;
+    };
     let inverse = llt.inverse();
+    clear_vector_state_everywhere();
     let mut out = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {

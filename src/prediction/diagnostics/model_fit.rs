@@ -17,8 +17,8 @@
 //! u: with missing responses each mean and cross-moment uses the persons who answered its
 //! item(s) (mirt since 1.43). It is computed as a generalised least-squares residual: `Ξ` is
 //! factored once (Cholesky, `Ξ = LLᵀ`), `y = L⁻¹r̃` and `Y = L⁻¹Δ` by triangular solves, and
-//! `M2/N = ‖y‖² − ‖P_Y y‖²` with the projection from a thin SVD of `Y`, which also copes with
-//! linearly dependent parameters.
+//! `M2/N = ‖y‖² − ‖P_Y y‖²` with the projection from a column-pivoted QR decomposition of `Y`,
+//! which also copes with linearly dependent parameters.
 //!
 //! `Ξ` is `∫ E[m mᵀ | θ] dG(θ) − e eᵀ`. By local independence, its entries are integrals of
 //! products of per-item functions, so `Ξ` is one matrix product `F Fᵀ` (F: moment functions at
@@ -61,7 +61,7 @@ use super::distributions::{chi_square_sf, rmsea, rmsea_interval};
 use super::residuals::Grams;
 use crate::prediction::ItemType;
 use crate::prediction::PredictionError;
-use crate::prediction::linalg::gemm_a_bt;
+use crate::prediction::linalg::{ClearVectorState, gemm_a_bt};
 use crate::prediction::model::ItemParameters;
 use crate::prediction::responses::{Patterns, ResponseMatrix};
 
@@ -416,6 +416,7 @@ pub(crate) fn limited_information(
     if cancel.load(Ordering::Relaxed) {
         return Err(PredictionError::Cancelled);
     }
+    crate::trace("M2: covariance built");
     // Δ and the residual as right-hand sides: column 0 the residual, then the parameters.
     let delta = jacobian(input, &univariate, u_count, &pair_index, &pairs_of);
     let columns = delta.len();
@@ -430,6 +431,8 @@ pub(crate) fn limited_information(
     }
     drop(f);
     let par = Par::rayon(0);
+    // faer from here to the projection (see `linalg`'s module docs).
+    let faer_calls = ClearVectorState;
     let factored = {
         let matrix = MatMut::from_column_major_slice_mut(&mut xi, m, m);
         let mut buffer =
@@ -443,6 +446,7 @@ pub(crate) fn limited_information(
         )
         .is_ok()
     };
+    crate::trace("M2: covariance factored");
     if !factored {
         return Ok(Err(format!(
             "{} cannot be computed: the covariance matrix of the moments is singular (items that always agree, or extreme estimates)",
@@ -464,35 +468,17 @@ pub(crate) fn limited_information(
     let factor = faer::MatRef::from_column_major_slice(&xi, m, m);
     faer::linalg::triangular_solve::solve_lower_triangular_in_place(factor, rhs.as_mut(), par);
     drop(xi);
-    let y = rhs.col(0);
-    let total: f64 = (0..m).map(|u| y[u] * y[u]).sum();
-    let explained = if columns > 0 {
-        let design = rhs.subcols(1, columns).to_owned();
-        match design.thin_svd() {
-            Ok(svd) => {
-                let s = svd.S().column_vector();
-                let u = svd.U();
-                let largest = (0..s.nrows()).map(|i| s[i]).fold(0.0f64, f64::max);
-                let mut explained = 0.0;
-                for r in 0..s.nrows() {
-                    if s[r] > largest * 1e-10 {
-                        let dot: f64 = (0..m).map(|row| u[(row, r)] * y[row]).sum();
-                        explained += dot * dot;
-                    }
-                }
-                explained
-            }
-            Err(_) => {
-                return Ok(Err(format!(
-                    "{} cannot be computed: the decomposition of the Jacobian failed",
-                    statistic.name()
-                )));
-            }
-        }
-    } else {
-        0.0
+    crate::trace("M2: triangular solves");
+    let unexplained = unexplained_square(rhs.as_ref());
+    drop(faer_calls);
+    let Some(unexplained) = unexplained else {
+        return Ok(Err(format!(
+            "{} cannot be computed: the decomposition of the Jacobian failed",
+            statistic.name()
+        )));
     };
-    let value = (persons * (total - explained)).max(0.0);
+    crate::trace("M2: projection");
+    let value = (persons * unexplained).max(0.0);
     let df = (m - k) as f64;
     // Independence model, closed form.
     let means: Vec<f64> = (0..n)
@@ -545,6 +531,112 @@ pub(crate) fn limited_information(
         pairwise,
     }))
 }
+
+/// `‖y‖² − ‖P_Y y‖²` for `[y | Y]` (column 0 `y`): the squared residual of `y` regressed on
+/// `Y`'s columns. Usually from the Gram matrix of `[Y | y]` ([`by_gram`]); when `Y`'s columns
+/// are (nearly) linearly dependent (parameters that move the moments alike), the projection
+/// uses an orthonormal basis of `Y`'s numerical rank from a QR decomposition with column
+/// pivoting, whose |R_ii| fall. `None` when the decomposition fails.
+fn unexplained_square(augmented: faer::MatRef<'_, f64>) -> Option<f64> {
+    let (m, width) = augmented.shape();
+    let columns = width - 1;
+    let y = augmented.col(0);
+    let total: f64 = (0..m).map(|u| y[u] * y[u]).sum();
+    if columns == 0 {
+        return Some(total);
+    }
+    if let Some(unexplained) = by_gram(augmented) {
+        return Some(unexplained);
+    }
+    let design = augmented.subcols(1, columns);
+    let qr = design.col_piv_qr();
+    let r = qr.thin_R();
+    let diagonal: Vec<f64> = (0..r.nrows().min(r.ncols()))
+        .map(|i| r[(i, i)].abs())
+        .collect();
+    let largest = diagonal.iter().copied().fold(0.0f64, f64::max);
+    let rank = diagonal
+        .iter()
+        .take_while(|&&d| d > largest * RANK_TOLERANCE)
+        .count();
+    let basis = qr.compute_thin_Q();
+    let explained: f64 = (0..rank)
+        .map(|c| {
+            let dot: f64 = (0..m).map(|row| basis[(row, c)] * y[row]).sum();
+            dot * dot
+        })
+        .sum();
+    (total - explained).is_finite().then_some(total - explained)
+}
+
+/// The squared residual of `y` on `Y` (see [`unexplained_square`]) as the last pivot of the
+/// Cholesky factorisation of the Gram matrix of `[Y | y]`, `Y`'s columns scaled to unit
+/// length: each pivot of a `Y` column is the squared sine of its angle to the columns before
+/// it. `None` when a pivot falls below [`GRAM_PIVOT`] (nearly dependent columns, where the
+/// Gram matrix would lose the digits that a QR decomposition keeps).
+fn by_gram(augmented: faer::MatRef<'_, f64>) -> Option<f64> {
+    let width = augmented.ncols();
+    let columns = width - 1;
+    let mut gram = Mat::<f64>::zeros(width, width);
+    faer::linalg::matmul::matmul(
+        gram.as_mut(),
+        faer::Accum::Replace,
+        augmented.transpose(),
+        augmented,
+        1.0,
+        Par::Seq,
+    );
+    // Y's columns first, y last.
+    let order: Vec<usize> = (1..width).chain([0]).collect();
+    let scale: Vec<f64> = order
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                1.0
+            } else {
+                1.0 / gram[(c, c)].sqrt()
+            }
+        })
+        .collect();
+    if !scale.iter().all(|s| s.is_finite()) {
+        return None;
+    }
+    let mut a = vec![0.0; width * width];
+    for (i, &ci) in order.iter().enumerate() {
+        for (j, &cj) in order.iter().enumerate().take(i + 1) {
+            a[i * width + j] = gram[(ci, cj)] * scale[i] * scale[j];
+        }
+    }
+    for j in 0..width {
+        let row_j = &a[j * width..j * width + j];
+        let pivot = a[j * width + j] - row_j.iter().map(|x| x * x).sum::<f64>();
+        if j == columns {
+            return pivot.is_finite().then_some(pivot.max(0.0));
+        }
+        if pivot.is_nan() || pivot <= GRAM_PIVOT {
+            return None;
+        }
+        let l = pivot.sqrt();
+        a[j * width + j] = l;
+        // Column j of the factor below the diagonal.
+        for i in j + 1..width {
+            let (upper, lower) = a.split_at_mut(i * width);
+            let row_j = &upper[j * width..j * width + j];
+            let row_i = &mut lower[..width];
+            let dot: f64 = row_i[..j].iter().zip(row_j).map(|(x, y)| x * y).sum();
+            row_i[j] = (row_i[j] - dot) / l;
+        }
+    }
+    None
+}
+
+/// The smallest squared sine between a parameter column and those before it for which the Gram
+/// route is used: the result then keeps about eight significant digits more than M2 is quoted
+/// with.
+const GRAM_PIVOT: f64 = 1e-8;
+
+/// A parameter direction whose |R_ii| is below this fraction of the largest adds nothing.
+const RANK_TOLERANCE: f64 = 1e-10;
 
 /// The columns of Δ: derivatives of the model's moments by each free parameter.
 fn jacobian(
@@ -759,4 +851,65 @@ pub(crate) fn full_information(
         cells,
         observed_patterns: patterns.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `‖y‖² − ‖P_Y y‖²` by the normal equations on the independent columns `keep`.
+    fn by_normal_equations(augmented: &Mat<f64>, keep: &[usize]) -> f64 {
+        let m = augmented.nrows();
+        let k = keep.len();
+        let column = |c: usize| (0..m).map(move |r| augmented[(r, c)]);
+        let mut gram = vec![0.0; k * k];
+        let mut right = vec![0.0; k];
+        for (a, &ca) in keep.iter().enumerate() {
+            for (b, &cb) in keep.iter().enumerate() {
+                gram[a * k + b] = column(ca).zip(column(cb)).map(|(x, y)| x * y).sum();
+            }
+            right[a] = column(ca).zip(column(0)).map(|(x, y)| x * y).sum();
+        }
+        let beta = crate::prediction::linalg::solve(&gram, &right, k).unwrap();
+        let total: f64 = column(0).map(|x| x * x).sum();
+        total - beta.iter().zip(&right).map(|(b, r)| b * r).sum::<f64>()
+    }
+
+    #[test]
+    fn residual_of_the_projection_with_and_without_dependent_columns() {
+        let (m, k) = (40, 6);
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) - 0.5
+        };
+        let mut augmented = Mat::<f64>::zeros(m, 1 + k);
+        for r in 0..m {
+            for c in 0..=k {
+                augmented[(r, c)] = next();
+            }
+        }
+        let full = unexplained_square(augmented.as_ref()).unwrap();
+        assert!(by_gram(augmented.as_ref()).is_some());
+        let expected = by_normal_equations(&augmented, &(1..=k).collect::<Vec<_>>());
+        assert!((full - expected).abs() < 1e-10, "{full} vs {expected}");
+        assert!(full > 0.1);
+        // Column 6 a combination of columns 1 and 2: the projection is onto five directions.
+        for r in 0..m {
+            augmented[(r, 6)] = 2.0 * augmented[(r, 1)] - 0.5 * augmented[(r, 2)];
+        }
+        let dependent = unexplained_square(augmented.as_ref()).unwrap();
+        assert!(by_gram(augmented.as_ref()).is_none());
+        let expected = by_normal_equations(&augmented, &[1, 2, 3, 4, 5]);
+        assert!(
+            (dependent - expected).abs() < 1e-10,
+            "{dependent} vs {expected}"
+        );
+        // No parameters: all of ‖y‖².
+        let alone = unexplained_square(augmented.subcols(0, 1)).unwrap();
+        let total: f64 = (0..m).map(|r| augmented[(r, 0)].powi(2)).sum();
+        assert!((alone - total).abs() < 1e-12);
+    }
 }
