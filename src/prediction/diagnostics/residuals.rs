@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::prediction::PredictionError;
 use crate::prediction::estimation::estep::chunked_by;
-use crate::prediction::items::logistic;
 use crate::prediction::linalg::gemm_transposed_a;
 use crate::prediction::model::ItemParameters;
 use crate::prediction::responses::ResponseMatrix;
@@ -279,29 +278,45 @@ impl Evaluator<'_> {
         Evaluator::General(item)
     }
 
+    /// The category probabilities at θ and their logarithms (`-inf` for a vanishing one).
     #[inline]
-    fn probabilities(&self, theta: f64, p: &mut [f64]) {
+    fn probabilities(&self, theta: f64, p: &mut [f64], logs: &mut [f64]) {
         match self {
             Evaluator::Logistic { a, d } => {
-                let p1 = logistic(a * theta + d);
-                p[0] = 1.0 - p1;
-                p[1] = p1;
+                // One exp and one log for both categories: with e = exp(−|z|), the likelier
+                // category has 1/(1 + e) and log −ln(1 + e), the other e/(1 + e) and −|z|
+                // below that.
+                let z = a * theta + d;
+                let e = (-z.abs()).exp();
+                let log_likelier = -e.ln_1p();
+                let (likelier, other) = (1.0 / (1.0 + e), e / (1.0 + e));
+                let log_other = log_likelier - z.abs();
+                let (up, down) = if z >= 0.0 { (1, 0) } else { (0, 1) };
+                p[up] = likelier;
+                p[down] = other;
+                logs[up] = log_likelier;
+                logs[down] = log_other;
             }
-            Evaluator::General(item) => item.probabilities_into(theta, p),
+            Evaluator::General(item) => {
+                item.probabilities_into(theta, p);
+                for (l, &pk) in logs.iter_mut().zip(p.iter()) {
+                    *l = if pk > 0.0 { pk.ln() } else { f64::NEG_INFINITY };
+                }
+            }
         }
     }
 }
 
-/// The terms of one response `x` with category probabilities `p`: its `FitSums` and residual.
+/// The terms of one response `x` with category probabilities `p` and their logarithms `logs`:
+/// its `FitSums` and residual.
 #[inline]
-fn response_terms(p: &[f64], x: usize) -> (FitSums, f64) {
+fn response_terms(p: &[f64], logs: &[f64], x: usize) -> (FitSums, f64) {
     let mut expected = 0.0;
     let mut expected_l0 = 0.0;
     let mut second_l0 = 0.0;
-    for (k, &pk) in p.iter().enumerate() {
+    for (k, (&pk, &l)) in p.iter().zip(logs).enumerate() {
         expected += k as f64 * pk;
         if pk > 0.0 {
-            let l = pk.ln();
             expected_l0 += pk * l;
             second_l0 += pk * l * l;
         }
@@ -319,7 +334,7 @@ fn response_terms(p: &[f64], x: usize) -> (FitSums, f64) {
     }
     let px = p[x];
     // mirt sets the log of a vanishing probability of the observed category to 0.
-    let l0 = if px < f64::EPSILON { 0.0 } else { px.ln() };
+    let l0 = if px < f64::EPSILON { 0.0 } else { logs[x] };
     let y = x as f64 - expected;
     (
         FitSums {
@@ -441,6 +456,7 @@ pub(crate) fn person_pass(
             Vec::new()
         };
         let mut p = vec![0.0; max_k];
+        let mut logs = vec![0.0; max_k];
         for (row, person) in (lo..hi).enumerate() {
             let Some(theta) = request.thetas.get(person).copied().flatten() else {
                 chunk.persons.push(None);
@@ -452,8 +468,8 @@ pub(crate) fn person_pass(
             for (j, code) in responses.responses_of(person) {
                 let k = categories[j];
                 let x = (code as usize).min(k - 1);
-                evaluators[j].probabilities(theta, &mut p[..k]);
-                let (terms, residual) = response_terms(&p[..k], x);
+                evaluators[j].probabilities(theta, &mut p[..k], &mut logs[..k]);
+                let (terms, residual) = response_terms(&p[..k], &logs[..k], x);
                 sums.add(&terms);
                 chunk.items[j].add(&terms);
                 chunk.d_sum[j] += residual;
@@ -587,7 +603,7 @@ mod tests {
     #[test]
     fn response_terms_of_a_right_wrong_item() {
         let p = [0.3, 0.7];
-        let (terms, residual) = response_terms(&p, 1);
+        let (terms, residual) = response_terms(&p, &p.map(f64::ln), 1);
         assert!((residual - 0.3).abs() < 1e-12);
         assert!((terms.w - 0.21).abs() < 1e-12);
         assert!((terms.l0 - 0.7f64.ln()).abs() < 1e-12);
@@ -596,5 +612,33 @@ mod tests {
         assert!((terms.c_over_w2 - c / (0.21 * 0.21)).abs() < 1e-12);
         let var = 0.3 * 0.7 * (0.7f64.ln() - 0.3f64.ln()).powi(2);
         assert!((terms.variance_l0 - var).abs() < 1e-12);
+    }
+
+    #[test]
+    fn logistic_shortcut_equals_the_general_route() {
+        let item = ItemParameters::dichotomous("q", 1.3, 0.3, 0.0, 1.0);
+        let fast = Evaluator::of(&item);
+        assert!(matches!(fast, Evaluator::Logistic { .. }));
+        let general = Evaluator::General(&item);
+        for theta in [-40.0, -3.0, -0.2, 0.0, 0.31, 2.5, 40.0] {
+            let (mut p, mut logs) = ([0.0; 2], [0.0; 2]);
+            let (mut q, mut q_logs) = ([0.0; 2], [0.0; 2]);
+            fast.probabilities(theta, &mut p, &mut logs);
+            general.probabilities(theta, &mut q, &mut q_logs);
+            for k in 0..2 {
+                assert!((p[k] - q[k]).abs() < 1e-15, "θ {theta}: {p:?} vs {q:?}");
+                // (Where 1 − p rounds to 0 the general route has no logarithm; the shortcut
+                // keeps the tiny probability's.)
+                assert!(
+                    q[k] < 1e-12 || (logs[k] - q_logs[k]).abs() < 1e-12 * (1.0 + q_logs[k].abs()),
+                    "θ {theta}: {logs:?} vs {q_logs:?}"
+                );
+                let (a, ra) = response_terms(&p, &logs, k);
+                let (b, rb) = response_terms(&q, &q_logs, k);
+                assert!((ra - rb).abs() < 1e-15);
+                assert!((a.l0 - b.l0).abs() < 1e-12 * (1.0 + b.l0.abs()));
+                assert!((a.variance_l0 - b.variance_l0).abs() < 1e-10);
+            }
+        }
     }
 }
