@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use super::estep::{
-    BLOCK, ItemStats, chunked_by, dot_lanes, pattern_log_likelihood, posterior_in_place, support,
+    BLOCK, ItemStats, PatternRows, chunked_by, dot_lanes, posterior_in_place, support,
     zeros_written,
 };
 use super::layout::{FreeKind, Slot};
@@ -298,6 +298,7 @@ pub(crate) fn louis_information(
         )));
     }
     let done = std::sync::atomic::AtomicUsize::new(0);
+    let pattern_rows = PatternRows::new(patterns, &tables, nodes, &log_prior);
     let block = |b: usize, sums: &mut Sums| {
         let lo = b * BLOCK;
         let hi = ((b + 1) * BLOCK).min(n_patterns);
@@ -310,7 +311,7 @@ pub(crate) fn louis_information(
         let mut m1 = vec![0.0; rows];
         for (i, p) in (lo..hi).enumerate() {
             let values = &mut w[i * q_count..(i + 1) * q_count];
-            pattern_log_likelihood(patterns, p, &tables, nodes, &log_prior, values);
+            pattern_rows.fill(p, values);
             let (_, mean, sd) = posterior_in_place(values, nodes);
             let count = patterns.counts[p];
             counts[i] = count;
@@ -726,16 +727,10 @@ impl PairPass<'_> {
         scratch.codes.resize(rows * n_items, NOT_ANSWERED);
         scratch.support.clear();
         let mut values = vec![0.0; q_count];
+        let pattern_rows = PatternRows::new(self.patterns, self.tables, self.nodes, self.log_prior);
         // First the posteriors, expected counts and mean scores, pattern by pattern.
         for (i, p) in (lo..hi).enumerate() {
-            pattern_log_likelihood(
-                self.patterns,
-                p,
-                self.tables,
-                self.nodes,
-                self.log_prior,
-                &mut values,
-            );
+            pattern_rows.fill(p, &mut values);
             posterior_in_place(&mut values, self.nodes);
             let count = self.patterns.counts[p];
             let (lo_q, hi_q) = support(&values);
@@ -1131,8 +1126,9 @@ pub(crate) fn crossproduct_information(
                 let rows = hi - lo;
                 let mut gradients = vec![0.0; rows * n_free];
                 let mut values = vec![0.0; q_count];
+                let pattern_rows = PatternRows::new(patterns, &tables, nodes, &log_prior);
                 for (i, p) in (lo..hi).enumerate() {
-                    pattern_log_likelihood(patterns, p, &tables, nodes, &log_prior, &mut values);
+                    pattern_rows.fill(p, &mut values);
                     posterior_in_place(&mut values, nodes);
                     let weight = patterns.counts[p].sqrt();
                     let row = &mut gradients[i * n_free..(i + 1) * n_free];
