@@ -67,11 +67,14 @@ pub(crate) fn item_terms(
                 if weight <= 0.0 {
                     continue;
                 }
-                value -= weight * divide_by_total::log_normaliser(&form.s, &form.t, theta);
                 if !want {
+                    value -= weight * divide_by_total::log_normaliser(&form.s, &form.t, theta);
                     continue;
                 }
-                divide_by_total::probabilities(&form.s, &form.t, theta, &mut p);
+                value -= weight
+                    * divide_by_total::probabilities_and_log_normaliser(
+                        &form.s, &form.t, theta, &mut p,
+                    );
                 mean.fill(0.0);
                 for c in 0..k {
                     for m in 0..n {
