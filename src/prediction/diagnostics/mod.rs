@@ -393,13 +393,14 @@ pub fn diagnose(
                 tables: &tables,
                 grid: &grid,
                 structure: &structure,
-                grams,
-                persons: persons as f64,
                 parameters: calibration.parameters,
                 latent: (calibration.latent_mean, calibration.latent_variance),
                 max_moments: options.max_moments,
             };
-            match model_fit::limited_information(&input, cancel)? {
+            let fit = model_fit::moment_model(&input, cancel)?.and_then(|model| {
+                model_fit::limited_information(&input, model, grams, persons as f64)
+            });
+            match fit {
                 Ok(fit) => {
                     if fit.pairwise {
                         note(

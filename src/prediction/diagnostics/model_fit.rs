@@ -160,7 +160,7 @@ pub(crate) fn tli(value: f64, df: f64, null_value: f64, null_df: f64) -> f64 {
     (null_value / null_df - value / df) / (null_value / null_df - 1.0)
 }
 
-/// What the limited-information statistic needs.
+/// What the model's side of the limited-information statistic needs.
 pub(crate) struct LimitedInput<'a> {
     pub items: &'a [ItemParameters],
     /// Trace lines on `grid`.
@@ -168,9 +168,6 @@ pub(crate) struct LimitedInput<'a> {
     /// The calibration's grid.
     pub grid: &'a Grid,
     pub structure: &'a FreeStructure,
-    pub grams: &'a Grams,
-    /// Persons with responses.
-    pub persons: f64,
     /// Free parameters of the calibration.
     pub parameters: usize,
     /// Latent mean and variance (for the latent columns of Δ when they were estimated).
@@ -182,13 +179,32 @@ pub(crate) struct LimitedInput<'a> {
 /// Rows of rows handled per parallel task when building Ξ.
 const ROW_BLOCK: usize = 64;
 
-/// M2, M2* or C2 with RMSEA, SRMSR, CFI and TLI; `Err` says why it cannot be computed.
-pub(crate) fn limited_information(
+/// The model's side of M2 / M2* / C2, which needs no data: the moments, Ξ factored and
+/// `L⁻¹Δ` (the fit statistics compute it while the persons are being counted).
+pub(crate) struct MomentModel {
+    statistic: LimitedStatistic,
+    /// Univariate moments: (item, 0) for the mean score, (item, c) for P(X = c).
+    univariate: Vec<(usize, usize)>,
+    /// The model's moments.
+    e: Vec<f64>,
+    /// `L`, Ξ's Cholesky factor, column-major (zero above the diagonal).
+    factor: Vec<f64>,
+    /// Column 0 left for `L⁻¹r̃`, then `L⁻¹Δ`.
+    rhs: Mat<f64>,
+}
+
+/// The index of the pair moment (i, j), i < j, after `u_count` univariate ones.
+fn pair_index(n: usize, u_count: usize, i: usize, j: usize) -> usize {
+    u_count + i * n - i * (i + 1) / 2 + (j - i - 1)
+}
+
+/// The model's side of the statistic (see [`MomentModel`]); `Err` says why it cannot be
+/// computed.
+pub(crate) fn moment_model(
     input: &LimitedInput<'_>,
     cancel: &AtomicBool,
-) -> Result<Result<LimitedInformationFit, String>, PredictionError> {
+) -> Result<Result<MomentModel, String>, PredictionError> {
     let tables = input.tables;
-    let grams = input.grams;
     let n = tables.len();
     let q = input.grid.len();
     let n_pairs = n * n.saturating_sub(1) / 2;
@@ -201,7 +217,6 @@ pub(crate) fn limited_information(
     } else {
         LimitedStatistic::C2
     };
-    // Univariate moments: (item, 0) for the mean score, (item, c) for P(X = c).
     let univariate: Vec<(usize, usize)> = match statistic {
         LimitedStatistic::C2 => (0..n)
             .flat_map(|i| (1..tables[i].n_categories).map(move |c| (i, c)))
@@ -224,52 +239,7 @@ pub(crate) fn limited_information(
             crate::text::human_bytes((m * m * 8) as f64)
         )));
     }
-    let pair_index = |i: usize, j: usize| u_count + i * n - i * (i + 1) / 2 + (j - i - 1);
-    // Observed moments and the persons behind each.
-    let mut observed = vec![0.0; m];
-    let mut counts = vec![0.0; m];
-    let score_sum = |i: usize, power: i32| -> f64 {
-        (1..tables[i].n_categories)
-            .map(|c| (c as f64).powi(power) * grams.category_answering(i, c, i))
-            .sum()
-    };
-    let cross = |i: usize, j: usize| -> f64 {
-        let mut total = 0.0;
-        for c in 1..tables[i].n_categories {
-            for d in 1..tables[j].n_categories {
-                total += (c * d) as f64 * grams.both(i, c, j, d);
-            }
-        }
-        total
-    };
-    for (u, &(i, c)) in univariate.iter().enumerate() {
-        let n_i = grams.pair_count(i, i);
-        let value = if c == 0 {
-            score_sum(i, 1)
-        } else {
-            grams.category_answering(i, c, i)
-        };
-        observed[u] = value / n_i;
-        counts[u] = n_i;
-    }
-    for i in 0..n {
-        for j in i + 1..n {
-            let both = grams.pair_count(i, j);
-            if both <= 0.0 {
-                return Ok(Err(format!(
-                    "{} cannot be computed: items {} and {} were never answered by the same person",
-                    statistic.name(),
-                    crate::text::quoted(&input.items[i].item),
-                    crate::text::quoted(&input.items[j].item)
-                )));
-            }
-            let at = pair_index(i, j);
-            observed[at] = cross(i, j) / both;
-            counts[at] = both;
-        }
-    }
-    let persons = input.persons;
-    let pairwise = counts.iter().any(|&c| c < persons);
+    let pair_index = |i: usize, j: usize| pair_index(n, u_count, i, j);
     // Moment functions at the nodes, scaled by √w, and the model's moments.
     let weights = &input.grid.weights;
     let root_w: Vec<f64> = weights.iter().map(|w| w.sqrt()).collect();
@@ -304,9 +274,6 @@ pub(crate) fn limited_information(
                 .map(|(a, b)| a * b)
                 .sum()
         })
-        .collect();
-    let residual: Vec<f64> = (0..m)
-        .map(|u| (observed[u] - e[u]) * counts[u] / persons)
         .collect();
     if cancel.load(Ordering::Relaxed) {
         return Err(PredictionError::Cancelled);
@@ -417,13 +384,10 @@ pub(crate) fn limited_information(
         return Err(PredictionError::Cancelled);
     }
     crate::trace("M2: covariance built");
-    // Δ and the residual as right-hand sides: column 0 the residual, then the parameters.
+    // Δ as right-hand sides after a column left for the residual.
     let delta = jacobian(input, &univariate, u_count, &pair_index, &pairs_of);
     let columns = delta.len();
     let mut rhs = Mat::<f64>::zeros(m, 1 + columns);
-    for u in 0..m {
-        rhs[(u, 0)] = residual[u];
-    }
     for (c, column) in delta.iter().enumerate() {
         for u in 0..m {
             rhs[(u, c + 1)] = column[u];
@@ -466,16 +430,109 @@ pub(crate) fn limited_information(
             }
         });
     let factor = faer::MatRef::from_column_major_slice(&xi, m, m);
-    faer::linalg::triangular_solve::solve_lower_triangular_in_place(factor, rhs.as_mut(), par);
-    drop(xi);
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+        factor,
+        rhs.subcols_mut(1, columns),
+        par,
+    );
+    drop(faer_calls);
     crate::trace("M2: triangular solves");
+    Ok(Ok(MomentModel {
+        statistic,
+        univariate,
+        e,
+        factor: xi,
+        rhs,
+    }))
+}
+
+/// M2, M2* or C2 with RMSEA, SRMSR, CFI and TLI from the model's side `model` and the
+/// persons' cross-products `grams` (`persons` with responses); `Err` says why it cannot be
+/// computed.
+pub(crate) fn limited_information(
+    input: &LimitedInput<'_>,
+    model: MomentModel,
+    grams: &Grams,
+    persons: f64,
+) -> Result<LimitedInformationFit, String> {
+    let MomentModel {
+        statistic,
+        univariate,
+        e,
+        factor,
+        mut rhs,
+    } = model;
+    let tables = input.tables;
+    let weights = &input.grid.weights;
+    let n = tables.len();
+    let n_pairs = n * n.saturating_sub(1) / 2;
+    let k = input.parameters;
+    let u_count = univariate.len();
+    let m = u_count + n_pairs;
+    let pair_index = |i: usize, j: usize| pair_index(n, u_count, i, j);
+    let pairs_of: Vec<(usize, usize)> = (0..n)
+        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+        .collect();
+    // Observed moments and the persons behind each.
+    let mut observed = vec![0.0; m];
+    let mut counts = vec![0.0; m];
+    let score_sum = |i: usize, power: i32| -> f64 {
+        (1..tables[i].n_categories)
+            .map(|c| (c as f64).powi(power) * grams.category_answering(i, c, i))
+            .sum()
+    };
+    let cross = |i: usize, j: usize| -> f64 {
+        let mut total = 0.0;
+        for c in 1..tables[i].n_categories {
+            for d in 1..tables[j].n_categories {
+                total += (c * d) as f64 * grams.both(i, c, j, d);
+            }
+        }
+        total
+    };
+    for (u, &(i, c)) in univariate.iter().enumerate() {
+        let n_i = grams.pair_count(i, i);
+        let value = if c == 0 {
+            score_sum(i, 1)
+        } else {
+            grams.category_answering(i, c, i)
+        };
+        observed[u] = value / n_i;
+        counts[u] = n_i;
+    }
+    for &(i, j) in &pairs_of {
+        let both = grams.pair_count(i, j);
+        if both <= 0.0 {
+            return Err(format!(
+                "{} cannot be computed: items {} and {} were never answered by the same person",
+                statistic.name(),
+                crate::text::quoted(&input.items[i].item),
+                crate::text::quoted(&input.items[j].item)
+            ));
+        }
+        let at = pair_index(i, j);
+        observed[at] = cross(i, j) / both;
+        counts[at] = both;
+    }
+    let pairwise = counts.iter().any(|&c| c < persons);
+    // y = L⁻¹r̃ into the column left for it.
+    for u in 0..m {
+        rhs[(u, 0)] = (observed[u] - e[u]) * counts[u] / persons;
+    }
+    let faer_calls = ClearVectorState;
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+        faer::MatRef::from_column_major_slice(&factor, m, m),
+        rhs.subcols_mut(0, 1),
+        Par::Seq,
+    );
+    drop(factor);
     let unexplained = unexplained_square(rhs.as_ref());
     drop(faer_calls);
     let Some(unexplained) = unexplained else {
-        return Ok(Err(format!(
+        return Err(format!(
             "{} cannot be computed: the decomposition of the Jacobian failed",
             statistic.name()
-        )));
+        ));
     };
     crate::trace("M2: projection");
     let value = (persons * unexplained).max(0.0);
@@ -490,6 +547,7 @@ pub(crate) fn limited_information(
     let mut null_value = 0.0;
     let mut srmsr_sum = 0.0;
     let srmsr_defined = input.items.iter().all(|i| i.model != ItemType::Nominal);
+    let integral1 = |a: &[f64]| -> f64 { a.iter().zip(weights).map(|(x, w)| x * w).sum() };
     let e1: Vec<f64> = tables.iter().map(|t| integral1(&t.expected)).collect();
     let e11: Vec<f64> = tables.iter().map(|t| integral1(&t.second)).collect();
     for (i, j) in pairs_of.iter().copied() {
@@ -514,7 +572,7 @@ pub(crate) fn limited_information(
     } else {
         (None, None)
     };
-    Ok(Ok(LimitedInformationFit {
+    Ok(LimitedInformationFit {
         statistic,
         value,
         df,
@@ -529,7 +587,7 @@ pub(crate) fn limited_information(
         moments: m,
         persons: persons as usize,
         pairwise,
-    }))
+    })
 }
 
 /// `‖y‖² − ‖P_Y y‖²` for `[y | Y]` (column 0 `y`): the squared residual of `y` regressed on
