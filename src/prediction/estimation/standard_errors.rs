@@ -271,6 +271,11 @@ pub(crate) fn louis_information(
         /// Dense data: posterior mass missing each item (J × Q).
         missing: Vec<f64>,
         node_counts: Vec<f64>,
+        /// Complete data: `G = Σ_p n_p w_p w_pᵀ` (Q × Q), whence `Y = Uᵀ G U`.
+        g: Vec<f64>,
+        /// Complete data: `H = Σ_p d1_pᵀ n_p (w_p∘θ − m1_p w_p)` (θ-columns × Q), whence
+        /// `X = H U`.
+        h: Vec<f64>,
     }
     let sparse = patterns.is_sparse();
     let empty = || Sums {
@@ -288,6 +293,8 @@ pub(crate) fn louis_information(
             Vec::new()
         },
         node_counts: vec![0.0; q_count],
+        g: vec![0.0; if has_missing { 0 } else { q_count * q_count }],
+        h: vec![0.0; if has_missing { 0 } else { p_theta * q_count }],
     };
     let pair_bytes = (n_items * n_items * q_count) as f64 * 8.0;
     if has_missing && pair_bytes > 1e9 {
@@ -360,6 +367,40 @@ pub(crate) fn louis_information(
                     }
                 }
             }
+        }
+        if !has_missing {
+            // Every pattern answered every item, so the node-by-parameter products factor
+            // through U: Y = Uᵀ(Σ n w wᵀ)U and X = (Σ d1ᵀ n (w∘θ − m1 w))U, both finished
+            // after the pass (Q × Q and θ-columns × Q sums instead of parameter × parameter
+            // ones per pattern).
+            let mut scaled = vec![0.0; rows * q_count];
+            let mut centred = vec![0.0; rows * q_count];
+            for i in 0..rows {
+                let root = counts[i].sqrt();
+                let at = i * q_count..(i + 1) * q_count;
+                for (((sc, ce), &v), &vt) in scaled[at.clone()]
+                    .iter_mut()
+                    .zip(&mut centred[at.clone()])
+                    .zip(&w[at.clone()])
+                    .zip(&wt[at])
+                {
+                    *sc = root * v;
+                    *ce = counts[i] * (vt - m1[i] * v);
+                }
+            }
+            linalg::gemm_transposed_a(q_count, rows, q_count, &scaled, &scaled, 1.0, &mut sums.g);
+            linalg::gemm_transposed_a(p_theta, rows, q_count, &d1, &centred, 1.0, &mut sums.h);
+            linalg::gemm_transposed_a(
+                p_theta,
+                rows,
+                p_theta,
+                &d1_scaled,
+                &d1_scaled,
+                1.0,
+                &mut sums.a,
+            );
+            done.fetch_add(1, Ordering::Relaxed);
+            return;
         }
         // M0 = W·U, M1 = (W∘θ)·U.
         let mut m0 = vec![0.0; rows * p_items];
@@ -435,6 +476,8 @@ pub(crate) fn louis_information(
                 (&mut part.both, &other.both),
                 (&mut part.missing, &other.missing),
                 (&mut part.node_counts, &other.node_counts),
+                (&mut part.g, &other.g),
+                (&mut part.h, &other.h),
             ] {
                 for (s, t) in x.iter_mut().zip(y) {
                     *s += t;
@@ -448,12 +491,20 @@ pub(crate) fn louis_information(
             (&mut total.both, &part.both),
             (&mut total.missing, &part.missing),
             (&mut total.node_counts, &part.node_counts),
+            (&mut total.g, &part.g),
+            (&mut total.h, &part.h),
         ] {
             for (s, t) in x.iter_mut().zip(y) {
                 *s += t;
             }
         }
         report(end, n_blocks);
+    }
+    if !has_missing {
+        let mut gu = vec![0.0; q_count * p_items];
+        linalg::gemm(q_count, q_count, p_items, &total.g, &u, 0.0, &mut gu);
+        linalg::gemm_transposed_a(p_items, q_count, p_items, &u, &gu, 0.0, &mut total.y);
+        linalg::gemm(p_theta, q_count, p_items, &total.h, &u, 0.0, &mut total.x);
     }
     // Covariance part: embed(A) − X − Xᵀ + Z − Y.
     let mut cov = vec![0.0; p_items * p_items];
