@@ -15,8 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use irtlab::export::OutputSet;
 use irtlab::prediction::{
-    self, Analysis, FitSettings, Guessing, ItemParameters, ItemType, PriorSetting, Progress,
-    ResponseMatrix, ScoringMethod, StandardErrorMethod, tables,
+    self, Analysis, Calibration, FitSettings, Guessing, ItemParameters, ItemType, PriorSetting,
+    Progress, ResponseMatrix, ScoringMethod, StandardErrorMethod, tables,
 };
 use irtlab::preparation::{Layout, Source};
 use irtlab::project::{self, Prepared, Project};
@@ -519,35 +519,52 @@ fn fit(args: FitArgs) -> Result<()> {
     drop(frame);
     irtlab::trace("responses collected");
     check_person_tables(&responses, want_probabilities, want_expected)?;
-    let analysis = analyse_with_progress(&responses, &settings, args.scoring)?;
-    report_warnings(&analysis);
-    let fit_statistics = diagnostics::compute(diagnostics_options.as_ref(), &responses, &analysis)?;
+    let calibration = calibrate_with_progress(&responses, &settings)?;
+    report_calibration_warnings(&calibration);
+    // Persons are scored, and the classical statistics computed, for the tables and the text
+    // summary that show them; the JSON alone needs neither.
+    let person_level =
+        want_items || want_scores || want_probabilities || want_expected || !args.json;
+    let fitted = if person_level {
+        let analysis = prediction::complete_analysis(&responses, calibration, args.scoring)?;
+        report_score_warnings(&analysis);
+        Fitted::Analysis(Box::new(analysis))
+    } else {
+        Fitted::Calibration(calibration)
+    };
+    let fit_statistics = diagnostics::compute(
+        diagnostics_options.as_ref(),
+        &responses,
+        fitted.calibration(),
+    )?;
     if args.json {
-        let mut json = fit_json(&analysis);
+        let mut json = fit_json(fitted.calibration());
         diagnostics::extend_json(&mut json, fit_statistics.as_ref());
         println!("{json}");
-    } else {
-        print!("{}", fit_summary(&analysis));
+    } else if let Fitted::Analysis(analysis) = &fitted {
+        print!("{}", fit_summary(analysis));
         if let Some(statistics) = &fit_statistics {
             print!("{}", diagnostics::summary(statistics));
         }
     }
     irtlab::trace("results printed");
     let mut frames = Vec::new();
-    if want_items {
-        frames.push(analysis.items_table()?);
-    }
-    if want_scores {
-        frames.push(diagnostics::scores_with_zh(
-            analysis.scores_table()?,
-            fit_statistics.as_ref(),
-        )?);
-    }
-    if want_probabilities {
-        frames.push(analysis.person_probabilities_table()?);
-    }
-    if want_expected {
-        frames.push(analysis.expected_scores_table()?);
+    if let Fitted::Analysis(analysis) = &fitted {
+        if want_items {
+            frames.push(analysis.items_table()?);
+        }
+        if want_scores {
+            frames.push(diagnostics::scores_with_zh(
+                analysis.scores_table()?,
+                fit_statistics.as_ref(),
+            )?);
+        }
+        if want_probabilities {
+            frames.push(analysis.person_probabilities_table()?);
+        }
+        if want_expected {
+            frames.push(analysis.expected_scores_table()?);
+        }
     }
     frames.extend(args.diagnostics.frames(fit_statistics.as_ref())?);
     check_interrupted()?;
@@ -581,20 +598,42 @@ fn check_person_tables(
     Ok(())
 }
 
+/// A calibration, with the person-level results when they were wanted.
+enum Fitted {
+    Calibration(Calibration),
+    Analysis(Box<Analysis>),
+}
+
+impl Fitted {
+    fn calibration(&self) -> &Calibration {
+        match self {
+            Fitted::Calibration(calibration) => calibration,
+            Fitted::Analysis(analysis) => &analysis.calibration,
+        }
+    }
+}
+
 /// Runs [`prediction::analyse`] with a terminal progress bar; Ctrl+C cancels it.
 pub fn analyse_with_progress(
     responses: &ResponseMatrix,
     settings: &FitSettings,
     scoring: ScoringMethod,
 ) -> Result<Analysis> {
-    let bar = CycleProgress::new(settings.max_cycles);
-    let result = prediction::analyse(
+    let calibration = calibrate_with_progress(responses, settings)?;
+    Ok(prediction::complete_analysis(
         responses,
-        settings,
+        calibration,
         scoring,
-        &mut |p| bar.update(p),
-        &INTERRUPTED,
-    );
+    )?)
+}
+
+/// Runs [`prediction::calibrate`] with a terminal progress bar; Ctrl+C cancels it.
+fn calibrate_with_progress(
+    responses: &ResponseMatrix,
+    settings: &FitSettings,
+) -> Result<Calibration> {
+    let bar = CycleProgress::new(settings.max_cycles);
+    let result = prediction::calibrate(responses, settings, &mut |p| bar.update(p), &INTERRUPTED);
     bar.finish();
     match result {
         Err(prediction::PredictionError::Cancelled) => bail!("interrupted; nothing was written"),
@@ -604,9 +643,19 @@ pub fn analyse_with_progress(
 
 /// Prints the analysis's warnings, and a note on undefined scores, to stderr.
 pub fn report_warnings(analysis: &Analysis) {
-    for warning in &analysis.calibration.warnings {
+    report_calibration_warnings(&analysis.calibration);
+    report_score_warnings(analysis);
+}
+
+/// Prints the calibration's warnings to stderr.
+fn report_calibration_warnings(calibration: &Calibration) {
+    for warning in &calibration.warnings {
         eprintln!("warning: {warning}");
     }
+}
+
+/// Prints a note on undefined scores to stderr.
+fn report_score_warnings(analysis: &Analysis) {
     let mut counts = std::collections::BTreeMap::new();
     for score in &analysis.scores {
         if let Some(flag) = score.flag {
@@ -718,8 +767,7 @@ pub fn fit_summary(analysis: &Analysis) -> String {
 }
 
 /// The `--json` summary object.
-pub fn fit_json(analysis: &Analysis) -> serde_json::Value {
-    let c = &analysis.calibration;
+pub fn fit_json(c: &Calibration) -> serde_json::Value {
     let number_or_list = |values: &[f64], dichotomous: bool| -> serde_json::Value {
         if dichotomous {
             values
@@ -932,9 +980,10 @@ fn run_project(args: RunArgs) -> Result<()> {
     }
     let analysis = analyse_with_progress(&matrix, &project.model, project.scoring)?;
     report_warnings(&analysis);
-    let fit_statistics = diagnostics::compute(project.diagnostics.as_ref(), &matrix, &analysis)?;
+    let fit_statistics =
+        diagnostics::compute(project.diagnostics.as_ref(), &matrix, &analysis.calibration)?;
     if args.json {
-        let mut json = fit_json(&analysis);
+        let mut json = fit_json(&analysis.calibration);
         diagnostics::extend_json(&mut json, fit_statistics.as_ref());
         println!("{json}");
     } else {

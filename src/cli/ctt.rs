@@ -318,7 +318,7 @@ pub(super) fn report(args: ReportArgs) -> Result<()> {
     report_warnings(&analysis);
     // What the project asks for beside the fit: fit statistics and DIF.
     let fit_statistics =
-        super::diagnostics::compute(project.diagnostics.as_ref(), &matrix, &analysis)?;
+        super::diagnostics::compute(project.diagnostics.as_ref(), &matrix, &analysis.calibration)?;
     let group_results = if project.dif.is_some() {
         eprintln!("running the DIF analysis");
         match project::run_group_analyses(&project, &prepared, &matrix, &mut |_| {}, &INTERRUPTED) {

@@ -16,7 +16,7 @@ use irtlab::prediction::diagnostics::{
 };
 use irtlab::prediction::p_adjust::PAdjust;
 use irtlab::prediction::{
-    Analysis, FitSettings, ItemType, PredictionError, ResponseMatrix, StandardErrorMethod,
+    Calibration, FitSettings, ItemType, PredictionError, ResponseMatrix, StandardErrorMethod,
 };
 use irtlab::preparation::Source;
 
@@ -94,18 +94,12 @@ impl DiagnosticsArgs {
 pub fn compute(
     options: Option<&DiagnosticsOptions>,
     responses: &ResponseMatrix,
-    analysis: &Analysis,
+    calibration: &Calibration,
 ) -> Result<Option<Diagnostics>> {
     let Some(options) = options else {
         return Ok(None);
     };
-    match diagnose(
-        responses,
-        &analysis.calibration,
-        options,
-        &mut |_| {},
-        &INTERRUPTED,
-    ) {
+    match diagnose(responses, calibration, options, &mut |_| {}, &INTERRUPTED) {
         Ok(diagnostics) => {
             for note in &diagnostics.notes {
                 eprintln!("note: {}: {}", note.statistic, note.message);

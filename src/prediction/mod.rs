@@ -177,6 +177,16 @@ pub fn analyse(
     cancel: &AtomicBool,
 ) -> Result<Analysis, PredictionError> {
     let calibration = calibrate(responses, settings, progress, cancel)?;
+    complete_analysis(responses, calibration, scoring)
+}
+
+/// The person-level half of [`analyse`] for a calibration of `responses`: every person scored
+/// with `scoring`, and the classical statistics.
+pub fn complete_analysis(
+    responses: &ResponseMatrix,
+    calibration: Calibration,
+    scoring: ScoringMethod,
+) -> Result<Analysis, PredictionError> {
     let items = calibration.item_parameters();
     let calibrated = align_items(responses, &items)?;
     let options = scoring_options(&calibration, scoring);
