@@ -530,7 +530,7 @@ fn fit(args: FitArgs) -> Result<()> {
         report_score_warnings(&analysis);
         Fitted::Analysis(Box::new(analysis))
     } else {
-        Fitted::Calibration(calibration)
+        Fitted::Calibration(Box::new(calibration))
     };
     let fit_statistics = diagnostics::compute(
         diagnostics_options.as_ref(),
@@ -600,7 +600,7 @@ fn check_person_tables(
 
 /// A calibration, with the person-level results when they were wanted.
 enum Fitted {
-    Calibration(Calibration),
+    Calibration(Box<Calibration>),
     Analysis(Box<Analysis>),
 }
 
