@@ -822,6 +822,77 @@ fn column_as_categories(
     };
     match series.dtype() {
         DataType::Null => Ok((vec![MISSING; series.len()], Vec::new())),
+        DataType::Int64 => {
+            let values = series.i64().map_err(data_error)?;
+            if let Some(coded) = small_integer_codes(values) {
+                return coded.map_err(&too_many);
+            }
+            float_codes(series, data_error, too_many)
+        }
+        _ => float_codes(series, data_error, too_many),
+    }
+}
+
+/// The codes and labels of a column of integers spanning at most [`DIRECT_RANGE`] values, by
+/// direct lookup (a data file's usual response column); `None` for a wider span or no values,
+/// `Some(Err(count))` for more than [`MAX_CATEGORIES`] distinct values.
+fn small_integer_codes(values: &polars::prelude::Int64Chunked) -> Option<Result<Coded, usize>> {
+    let mut range: Option<(i64, i64)> = None;
+    for array in values.downcast_iter() {
+        for &v in array.iter().flatten() {
+            range = Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+        }
+    }
+    let (lo, hi) = range?;
+    let span = usize::try_from(hi.checked_sub(lo)?).ok()?.checked_add(1)?;
+    if span > DIRECT_RANGE {
+        return None;
+    }
+    let mut seen = vec![false; span];
+    for array in values.downcast_iter() {
+        for &v in array.iter().flatten() {
+            seen[(v - lo) as usize] = true;
+        }
+    }
+    let mut code_of = vec![MISSING; span];
+    let mut labels = Vec::new();
+    for (offset, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
+        if labels.len() == MAX_CATEGORIES {
+            return Some(Err(seen.iter().filter(|s| **s).count()));
+        }
+        code_of[offset] = labels.len() as u8;
+        labels.push(format_category((lo + offset as i64) as f64));
+    }
+    let mut codes = Vec::with_capacity(values.len());
+    let complete = values.null_count() == 0;
+    for array in values.downcast_iter() {
+        if complete {
+            codes.extend(array.values().iter().map(|&v| code_of[(v - lo) as usize]));
+        } else {
+            codes.extend(
+                array
+                    .iter()
+                    .map(|v| v.map_or(MISSING, |&v| code_of[(v - lo) as usize])),
+            );
+        }
+    }
+    Some(Ok((codes, labels)))
+}
+
+/// A column's codes and its categories' labels.
+type Coded = (Vec<u8>, Vec<String>);
+
+/// Integer columns spanning at most this many values are coded by direct lookup.
+const DIRECT_RANGE: usize = 4096;
+
+/// The codes and labels of a column of numbers, booleans or text.
+fn float_codes(
+    series: &polars::prelude::Series,
+    data_error: impl Fn(polars::error::PolarsError) -> PredictionError + Copy,
+    too_many: impl Fn(usize) -> PredictionError,
+) -> Result<(Vec<u8>, Vec<String>), PredictionError> {
+    let name = series.name().to_string();
+    match series.dtype() {
         dtype if dtype.is_bool() || dtype.is_primitive_numeric() => {
             let numbers = series.cast(&DataType::Float64).map_err(data_error)?;
             let values = numbers.f64().map_err(data_error)?;
@@ -1088,6 +1159,46 @@ impl Patterns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_columns_code_as_numbers_do() {
+        // The direct lookup for integer columns gives the codes and labels of the general
+        // numeric route: with missing values, negative values, gaps, and a wide span.
+        let columns: [(&str, Vec<Option<i64>>); 3] = [
+            ("plain", vec![Some(1), Some(0), Some(1), Some(1), Some(0)]),
+            ("holes", vec![Some(-2), None, Some(7), Some(3), Some(-2)]),
+            (
+                "wide",
+                vec![Some(1_000_000), Some(-5), None, Some(1_000_000), Some(0)],
+            ),
+        ];
+        for (name, values) in columns {
+            let frame = DataFrame::new(5, vec![Column::new(name.into(), values)]).unwrap();
+            let direct = column_as_categories(&frame, name).unwrap();
+            let series = frame.column(name).unwrap().as_materialized_series();
+            let general = float_codes(
+                series,
+                |e| PredictionError::Data(e.to_string()),
+                |count| PredictionError::Data(count.to_string()),
+            )
+            .unwrap();
+            assert_eq!(direct, general, "{name}");
+        }
+        let holes = column_as_categories(
+            &DataFrame::new(
+                4,
+                vec![Column::new(
+                    "h".into(),
+                    vec![Some(-2i64), None, Some(7), Some(3)],
+                )],
+            )
+            .unwrap(),
+            "h",
+        )
+        .unwrap();
+        assert_eq!(holes.0, vec![0, MISSING, 2, 1]);
+        assert_eq!(holes.1, vec!["-2", "3", "7"]);
+    }
 
     #[test]
     fn dense_and_sparse_agree() {
