@@ -32,6 +32,7 @@ pub use result::{Calibration, ExcludedItem, FitWarning, FittedItem};
 pub use settings::{FitSettings, Guessing, PriorSetting, StandardErrorMethod};
 
 use super::{PredictionError, Progress};
+use estep::EStep;
 
 /// Calibrates the items of `responses` as `settings` say, by marginal maximum likelihood.
 ///
@@ -62,9 +63,9 @@ pub fn calibrate(
     let (covariance, route, warnings) = standard_errors(
         &setup,
         &outcome.psi,
+        &final_estep,
         settings,
         outcome.cycles,
-        log_likelihood,
         progress,
         cancel,
     )?;
@@ -104,15 +105,17 @@ fn check_standard_error_memory(
 
 type StandardErrors = (Option<Vec<f64>>, Option<String>, Vec<FitWarning>);
 
+/// The standard errors at the estimates ψ, with `estep` the E-step there.
 fn standard_errors(
     setup: &setup::Setup,
     psi: &[f64],
+    estep: &[EStep],
     settings: &FitSettings,
     cycles: usize,
-    log_likelihood: f64,
     progress: &mut dyn FnMut(Progress),
     cancel: &AtomicBool,
 ) -> Result<StandardErrors, PredictionError> {
+    let log_likelihood: f64 = estep.iter().map(|e| e.log_likelihood).sum();
     let problem = &setup.problem;
     let layout = &problem.layout;
     if layout.n_free() == 0 {
@@ -129,7 +132,7 @@ fn standard_errors(
     let (information, route) = match settings.standard_errors {
         StandardErrorMethod::None => return Ok((None, None, Vec::new())),
         StandardErrorMethod::Observed if standard_errors::analytic_applies(problem) => (
-            standard_errors::louis_information(problem, psi, &mut report, cancel)?,
+            standard_errors::louis_information(problem, psi, estep, &mut report, cancel)?,
             "observed information (analytic, Louis 1982)",
         ),
         StandardErrorMethod::Observed if standard_errors::pairwise_applies(problem) => (

@@ -73,19 +73,19 @@ pub(crate) fn run_groups(
     let outcome = em::run_em(&setup.problem, start, &em_settings, progress, cancel)?;
     let final_estep = setup.problem.e_step(&outcome.psi, want_moments);
     let log_likelihood: f64 = final_estep.iter().map(|e| e.log_likelihood).sum();
+    let (covariance, route, mut warnings) = super::standard_errors(
+        &setup,
+        &outcome.psi,
+        &final_estep,
+        settings,
+        outcome.cycles,
+        progress,
+        cancel,
+    )?;
     let moments = final_estep
         .into_iter()
         .map(|e| e.moments.unwrap_or_default())
         .collect();
-    let (covariance, route, mut warnings) = super::standard_errors(
-        &setup,
-        &outcome.psi,
-        settings,
-        outcome.cycles,
-        log_likelihood,
-        progress,
-        cancel,
-    )?;
     let mut all_warnings = setup.warnings.clone();
     all_warnings.append(&mut warnings);
     if outcome.termination == Termination::MaxCycles {

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use super::estep::{
-    BLOCK, ItemStats, PatternRows, chunked_by, dot_lanes, posterior_in_place, support,
+    BLOCK, EStep, ItemStats, PatternRows, chunked_by, dot_lanes, posterior_in_place, support,
     zeros_written,
 };
 use super::layout::{FreeKind, Slot};
@@ -199,6 +199,7 @@ fn add_prior_information(problem: &Problem, psi: &[f64], information: &mut [f64]
 pub(crate) fn louis_information(
     problem: &Problem,
     psi: &[f64],
+    estep: &[EStep],
     report: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Result<Vec<f64>, PredictionError> {
@@ -549,8 +550,8 @@ pub(crate) fn louis_information(
             }
         }
     }
-    // Complete-data information per item (exact for canonical items), less the covariance.
-    let estep = problem.e_step(psi, false);
+    // Complete-data information per item (exact for canonical items; `estep` is the E-step at
+    // ψ), less the covariance.
     let mut information_items = cov;
     for v in information_items.iter_mut() {
         *v = -*v;
@@ -1255,8 +1256,14 @@ mod tests {
         let problem = setup::problem(matrix, &settings).unwrap().problem;
         let psi = fit.estimates.clone();
         assert!(analytic_applies(&problem));
-        let analytic =
-            louis_information(&problem, &psi, &mut |_, _| {}, &AtomicBool::new(false)).unwrap();
+        let analytic = louis_information(
+            &problem,
+            &psi,
+            &problem.e_step(&psi, false),
+            &mut |_, _| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         let numerical =
             numerical_information(&problem, &psi, &mut |_, _| {}, &AtomicBool::new(false)).unwrap();
         let n = psi.len();
