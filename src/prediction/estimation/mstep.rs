@@ -25,6 +25,16 @@ use super::layout::{FreeKind, Owner, ParameterLayout, Slot};
 use crate::prediction::items::divide_by_total;
 use crate::prediction::linalg;
 
+/// Whether `form` is a right/wrong item whose category 0 is the reference (no slope, intercept
+/// or parameter derivative of its own): the form of the logistic items.
+fn binary_canonical(form: &crate::prediction::items::LinearForm, k: usize, n: usize) -> bool {
+    k == 2
+        && form.s[0] == 0.0
+        && form.t[0] == 0.0
+        && form.ds[..n].iter().all(|&v| v == 0.0)
+        && form.dt[..n].iter().all(|&v| v == 0.0)
+}
+
 /// Objective, gradient and Fisher information of one item in one group with respect to its
 /// parameter vector φ (reported scale). `want` = false computes the objective only.
 pub(crate) fn item_terms(
@@ -59,45 +69,79 @@ pub(crate) fn item_terms(
                     }
                 }
             }
-            let mut p = vec![0.0; k];
-            let mut mean = vec![0.0; n];
-            let mut e = vec![0.0; k * n];
-            for (q, &theta) in nodes.iter().enumerate() {
-                let weight = node_n[q];
-                if weight <= 0.0 {
-                    continue;
-                }
-                if !want {
-                    value -= weight * divide_by_total::log_normaliser(&form.s, &form.t, theta);
-                    continue;
-                }
-                value -= weight
-                    * divide_by_total::probabilities_and_log_normaliser(
-                        &form.s, &form.t, theta, &mut p,
-                    );
-                mean.fill(0.0);
-                for c in 0..k {
-                    for m in 0..n {
-                        let v = form.ds[c * n + m] * theta + form.dt[c * n + m];
-                        e[c * n + m] = v;
-                        mean[m] += p[c] * v;
-                    }
-                }
-                for m in 0..n {
-                    gradient[m] -= weight * mean[m];
-                }
-                for c in 0..k {
-                    let pc = p[c] * weight;
-                    if pc == 0.0 {
+            if want && binary_canonical(&form, k, n) {
+                // Right/wrong with category 0 the reference (2PL, 1PL, Rasch): with e_m(θ) the
+                // derivative of η₁ = s₁θ + t₁ by parameter m, the gradient loses
+                // Σ_q n_q P₁ e_m and the information is Σ_q n_q P₀P₁ e_a e_b, one exp and one
+                // log per node.
+                let (s1, t1) = (form.s[1], form.t[1]);
+                let (ds1, dt1) = (&form.ds[n..2 * n], &form.dt[n..2 * n]);
+                for (q, &theta) in nodes.iter().enumerate() {
+                    let weight = node_n[q];
+                    if weight <= 0.0 {
                         continue;
                     }
+                    let z = s1 * theta + t1;
+                    let tail = (-z.abs()).exp();
+                    value -= weight * (z.max(0.0) + (1.0 + tail).ln());
+                    let p1 = if z >= 0.0 {
+                        1.0 / (1.0 + tail)
+                    } else {
+                        tail / (1.0 + tail)
+                    };
+                    let spread = weight * p1 * (1.0 - p1);
                     for a in 0..n {
-                        let ea = e[c * n + a] - mean[a];
+                        let ea = ds1[a] * theta + dt1[a];
+                        gradient[a] -= weight * p1 * ea;
                         if ea == 0.0 {
                             continue;
                         }
                         for b in a..n {
-                            information[a * n + b] += pc * ea * (e[c * n + b] - mean[b]);
+                            information[a * n + b] += spread * ea * (ds1[b] * theta + dt1[b]);
+                        }
+                    }
+                }
+            } else {
+                let mut p = vec![0.0; k];
+                let mut mean = vec![0.0; n];
+                let mut e = vec![0.0; k * n];
+                for (q, &theta) in nodes.iter().enumerate() {
+                    let weight = node_n[q];
+                    if weight <= 0.0 {
+                        continue;
+                    }
+                    if !want {
+                        value -= weight * divide_by_total::log_normaliser(&form.s, &form.t, theta);
+                        continue;
+                    }
+                    value -= weight
+                        * divide_by_total::probabilities_and_log_normaliser(
+                            &form.s, &form.t, theta, &mut p,
+                        );
+                    mean.fill(0.0);
+                    for c in 0..k {
+                        for m in 0..n {
+                            let v = form.ds[c * n + m] * theta + form.dt[c * n + m];
+                            e[c * n + m] = v;
+                            mean[m] += p[c] * v;
+                        }
+                    }
+                    for m in 0..n {
+                        gradient[m] -= weight * mean[m];
+                    }
+                    for c in 0..k {
+                        let pc = p[c] * weight;
+                        if pc == 0.0 {
+                            continue;
+                        }
+                        for a in 0..n {
+                            let ea = e[c * n + a] - mean[a];
+                            if ea == 0.0 {
+                                continue;
+                            }
+                            for b in a..n {
+                                information[a * n + b] += pc * ea * (e[c * n + b] - mean[b]);
+                            }
                         }
                     }
                 }
@@ -595,6 +639,78 @@ fn shared_step(
             .fold(0.0f64, |m, &(i, s0)| m.max((psi[i] - s0).abs()));
         if change < 1e-10 {
             break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prediction::estimation::{FitSettings, setup};
+    use crate::prediction::items::ItemType;
+    use crate::prediction::model::ItemParameters;
+    use crate::prediction::simulation::simulate_responses;
+
+    /// The right/wrong shortcut's gradient and information are the derivatives of the general
+    /// objective (the value alone always takes the general route).
+    #[test]
+    fn right_wrong_terms_are_the_objective_s_derivatives() {
+        let items: Vec<ItemParameters> = (0..6)
+            .map(|j| {
+                ItemParameters::dichotomous(
+                    format!("q{j}"),
+                    0.8 + 0.2 * j as f64,
+                    -1.0 + 0.4 * j as f64,
+                    0.0,
+                    1.0,
+                )
+            })
+            .collect();
+        let (matrix, _) = simulate_responses(&items, 500, 0.1, 3);
+        for model in [ItemType::TwoPl, ItemType::Rasch] {
+            let settings = FitSettings {
+                model,
+                ..FitSettings::default()
+            };
+            let setup = setup::problem(&matrix, &settings).unwrap();
+            let problem = &setup.problem;
+            let psi = setup.start_values();
+            let estep = problem.e_step(&psi, false);
+            let layout = &problem.layout;
+            let nodes = problem.nodes();
+            for j in 0..layout.items.len() {
+                let params = layout.item_parameters(0, j, &psi);
+                let stats = &estep[0].items[j];
+                let (value, gradient, information) =
+                    item_terms(layout, j, &params, stats, nodes, true);
+                let n = params.len();
+                let objective = |p: &[f64]| item_terms(layout, j, p, stats, nodes, false).0;
+                assert!((value - objective(&params)).abs() < 1e-9 * value.abs());
+                let h = 1e-5;
+                for a in 0..n {
+                    let mut up = params.clone();
+                    let mut down = params.clone();
+                    up[a] += h;
+                    down[a] -= h;
+                    let numeric = (objective(&up) - objective(&down)) / (2.0 * h);
+                    assert!(
+                        (gradient[a] - numeric).abs() < 1e-5 * numeric.abs().max(1.0),
+                        "{model:?} item {j} ∂{a}: {} vs {numeric}",
+                        gradient[a]
+                    );
+                    let g_up = item_terms(layout, j, &up, stats, nodes, true).1;
+                    let g_down = item_terms(layout, j, &down, stats, nodes, true).1;
+                    for b in 0..n {
+                        let numeric = -(g_up[b] - g_down[b]) / (2.0 * h);
+                        assert!(
+                            (information[a * n + b] - numeric).abs()
+                                < 1e-5 * numeric.abs().max(1.0),
+                            "{model:?} item {j} I[{a},{b}]: {} vs {numeric}",
+                            information[a * n + b]
+                        );
+                    }
+                }
+            }
         }
     }
 }
