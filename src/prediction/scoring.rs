@@ -189,13 +189,13 @@ pub fn align_items<'a>(
     Ok(std::borrow::Cow::Owned(aligned))
 }
 
-/// Scores every person of `responses`, whose columns are `items` in order with the items'
-/// categories (see [`align_items`]).
-pub fn score_persons(
+/// The response patterns of `responses` and each pattern's EAP and posterior SD, after
+/// checking that `items` fit the data.
+fn eap_moments(
     responses: &ResponseMatrix,
     items: &[ItemParameters],
     options: &ScoringOptions,
-) -> Result<Vec<PersonScore>, PredictionError> {
+) -> Result<(Patterns, Vec<(f64, f64)>), PredictionError> {
     if responses.n_items() != items.len() {
         return Err(PredictionError::Data(format!(
             "{} response columns for {} items",
@@ -253,6 +253,39 @@ pub fn score_persons(
     } else {
         Vec::new()
     };
+    Ok((patterns, moments))
+}
+
+/// Each person's EAP and posterior SD (`None` without responses): the EAP scores of
+/// [`score_persons`] without the rest of a score.
+pub(crate) fn eap_by_person(
+    responses: &ResponseMatrix,
+    items: &[ItemParameters],
+    options: &ScoringOptions,
+) -> Result<Vec<Option<(f64, f64)>>, PredictionError> {
+    let (patterns, moments) = eap_moments(responses, items, options)?;
+    Ok(patterns
+        .person_pattern
+        .iter()
+        .map(|p| {
+            p.map(|p| {
+                moments
+                    .get(p)
+                    .copied()
+                    .unwrap_or((options.latent_mean, 1.0))
+            })
+        })
+        .collect())
+}
+
+/// Scores every person of `responses`, whose columns are `items` in order with the items'
+/// categories (see [`align_items`]).
+pub fn score_persons(
+    responses: &ResponseMatrix,
+    items: &[ItemParameters],
+    options: &ScoringOptions,
+) -> Result<Vec<PersonScore>, PredictionError> {
+    let (patterns, moments) = eap_moments(responses, items, options)?;
     let lo = options.latent_mean - options.theta_limit * options.latent_sd;
     let hi = options.latent_mean + options.theta_limit * options.latent_sd;
     let prior = Some((options.latent_mean, options.latent_sd));

@@ -52,7 +52,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::prediction::p_adjust::PAdjust;
-use crate::prediction::scoring::{ScoringMethod, align_items, score_persons};
+use crate::prediction::scoring::{ScoringMethod, align_items, eap_by_person};
 use crate::prediction::{Calibration, PredictionError, ResponseMatrix, scoring_options};
 
 pub use comparison::{
@@ -274,8 +274,8 @@ pub fn diagnose(
     report("EAP scores", 0);
     let mut scoring = scoring_options(calibration, ScoringMethod::Eap);
     scoring.quadrature_points = options.eap_points;
-    let scores = score_persons(&aligned, &items, &scoring)?;
-    let thetas: Vec<Option<f64>> = scores.iter().map(|s| s.theta).collect();
+    let scores = eap_by_person(&aligned, &items, &scoring)?;
+    let thetas: Vec<Option<f64>> = scores.iter().map(|s| s.map(|(theta, _)| theta)).collect();
     check()?;
 
     report("residuals", 1);
@@ -302,12 +302,13 @@ pub fn diagnose(
         .zip(&scores)
         .map(|(sums, score)| {
             let sums = (*sums)?;
+            let (theta, theta_se) = (*score)?;
             let (outfit, outfit_t) = sums.outfit();
             let (infit, infit_t) = sums.infit();
             Some(PersonFit {
-                theta: score.theta?,
-                theta_se: score.theta_se.unwrap_or(f64::NAN),
-                n_answered: score.n_answered,
+                theta,
+                theta_se,
+                n_answered: sums.n as usize,
                 zh: sums.zh(),
                 infit,
                 infit_t,
@@ -480,7 +481,8 @@ pub fn diagnose(
     };
     let eap_scores: Vec<(f64, f64)> = scores
         .iter()
-        .filter_map(|s| Some((s.theta?, s.theta_se?)))
+        .flatten()
+        .copied()
         .filter(|(t, se)| t.is_finite() && se.is_finite())
         .collect();
     let reliability = Some(Reliability {
