@@ -61,6 +61,7 @@ use super::distributions::{chi_square_sf, rmsea, rmsea_interval};
 use super::residuals::Grams;
 use crate::prediction::ItemType;
 use crate::prediction::PredictionError;
+use crate::prediction::estimation::estep::dot_lanes;
 use crate::prediction::linalg::{ClearVectorState, gemm_a_bt};
 use crate::prediction::model::ItemParameters;
 use crate::prediction::responses::{Patterns, ResponseMatrix};
@@ -283,13 +284,6 @@ pub(crate) fn moment_model(
     let pairs_of: Vec<(usize, usize)> = (0..n)
         .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
         .collect();
-    let integral3 = |a: &[f64], b: &[f64], c: &[f64]| -> f64 {
-        let mut s = 0.0;
-        for qq in 0..q {
-            s += weights[qq] * a[qq] * b[qq] * c[qq];
-        }
-        s
-    };
     let integral1 = |a: &[f64]| -> f64 { a.iter().zip(weights).map(|(x, w)| x * w).sum() };
     let integral2 = |a: &[f64], b: &[f64]| -> f64 {
         let mut s = 0.0;
@@ -303,6 +297,7 @@ pub(crate) fn moment_model(
         .for_each(|(block, chunk)| {
             let r0 = block * ROW_BLOCK;
             let rows = chunk.len() / m;
+            let (mut with_i, mut with_j) = (vec![0.0; q], vec![0.0; q]);
             for (ra, row) in chunk.chunks_mut(m).enumerate() {
                 let a = r0 + ra;
                 for b in r0..m {
@@ -364,18 +359,21 @@ pub(crate) fn moment_model(
                     let (i, j) = pairs_of[a - u_count];
                     let (ti, tj) = (&tables[i], &tables[j]);
                     row[a] = integral2(&ti.second, &tj.second) - e[a] * e[a];
+                    // E[X_i² X_j X_l] and E[X_i X_j² X_l] are dot products of X_l's curve
+                    // with a weight fixed for the row.
+                    for qq in 0..q {
+                        with_i[qq] = weights[qq] * ti.second[qq] * tj.expected[qq];
+                        with_j[qq] = weights[qq] * tj.second[qq] * ti.expected[qq];
+                    }
                     for l in j + 1..n {
                         let b = pair_index(i, l);
-                        row[b] =
-                            integral3(&ti.second, &tj.expected, &tables[l].expected) - e[a] * e[b];
+                        row[b] = dot_lanes(&with_i, &tables[l].expected) - e[a] * e[b];
                         let b = pair_index(j, l);
-                        row[b] =
-                            integral3(&tj.second, &ti.expected, &tables[l].expected) - e[a] * e[b];
+                        row[b] = dot_lanes(&with_j, &tables[l].expected) - e[a] * e[b];
                     }
                     for kk in i + 1..j {
                         let b = pair_index(kk, j);
-                        row[b] =
-                            integral3(&tj.second, &ti.expected, &tables[kk].expected) - e[a] * e[b];
+                        row[b] = dot_lanes(&with_j, &tables[kk].expected) - e[a] * e[b];
                     }
                 }
             }
