@@ -257,6 +257,17 @@ pub(crate) fn louis_information(
         }
     }
     let p_theta = theta_columns.len();
+    // Per item, its θ-columns: (column, parameter index).
+    let theta_entries: Vec<Vec<(usize, usize)>> = (0..n_items)
+        .map(|j| {
+            (0..params_of[j].len())
+                .filter_map(|m| {
+                    let col = theta_column[offset[j] + m];
+                    (col != usize::MAX).then_some((col, m))
+                })
+                .collect()
+        })
+        .collect();
     let tables = problem.tables(0, psi);
     let log_prior = problem.log_prior(0, psi);
     let has_missing = patterns.has_missing();
@@ -330,15 +341,11 @@ pub(crate) fn louis_information(
             }
             let scale = (count * sd * sd).sqrt();
             for (j, code) in patterns.responses(p) {
-                let form = &forms[j];
-                let n = params_of[j].len();
-                for m in 0..n {
-                    let col = theta_column[offset[j] + m];
-                    if col != usize::MAX {
-                        let value = form.ds[code as usize * n + m];
-                        d1[i * p_theta + col] = value;
-                        d1_scaled[i * p_theta + col] = value * scale;
-                    }
+                let (ds, n) = (&forms[j].ds, params_of[j].len());
+                for &(col, m) in &theta_entries[j] {
+                    let value = ds[code as usize * n + m];
+                    d1[i * p_theta + col] = value;
+                    d1_scaled[i * p_theta + col] = value * scale;
                 }
             }
             if has_missing {
