@@ -275,12 +275,32 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<DataFrame, Preparat
 /// The line on which a quote opens that the rest of the file never closes (quotes toggle, as in
 /// RFC 4180, where a doubled quote inside a quoted field toggles twice).
 fn quote_never_closed(path: &Path) -> Result<Option<usize>, PreparationError> {
-    use std::io::Read;
+    use std::io::{Read, Seek};
     let mut file = std::fs::File::open(path).map_err(|e| PreparationError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     let mut buffer = vec![0u8; 1 << 16];
+    // Quotes toggle, so one is left open exactly when there is an odd number of them: count
+    // first (a loop the compiler vectorises), find the line only then.
+    let mut quotes = 0usize;
+    loop {
+        let read = file.read(&mut buffer).map_err(|e| PreparationError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if read == 0 {
+            break;
+        }
+        quotes += buffer[..read].iter().filter(|&&b| b == b'"').count();
+    }
+    if quotes.is_multiple_of(2) {
+        return Ok(None);
+    }
+    file.rewind().map_err(|e| PreparationError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let (mut in_quotes, mut line, mut opened_at) = (false, 1usize, 0usize);
     loop {
         let read = file.read(&mut buffer).map_err(|e| PreparationError::Io {
