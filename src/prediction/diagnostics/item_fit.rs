@@ -95,6 +95,48 @@ pub struct ItemFit {
 }
 
 /// S-X² of every item: `None` for items whose table cannot be formed.
+/// The Lord–Wingersky tables of the first 0, 1, …, n items of `tables` ((score + 1) × Q each,
+/// row-major).
+fn lord_wingersky_steps(tables: &[&ItemTable], q: usize) -> Vec<Vec<f64>> {
+    let mut steps = Vec::with_capacity(tables.len() + 1);
+    let mut current = vec![1.0; q];
+    steps.push(current.clone());
+    for table in tables {
+        let k = table.n_categories;
+        let top = current.len() / q - 1;
+        let mut next = vec![0.0; (top + k) * q];
+        for s in 0..=top {
+            let from = &current[s * q..(s + 1) * q];
+            for c in 0..k {
+                let to = &mut next[(s + c) * q..(s + c + 1) * q];
+                for ((t, f), p) in to.iter_mut().zip(from).zip(table.category(c)) {
+                    *t += f * p;
+                }
+            }
+        }
+        steps.push(next.clone());
+        current = next;
+    }
+    steps
+}
+
+/// The sum-score likelihood of two disjoint sets of items from theirs: at each node, the
+/// convolution over scores.
+fn convolve(a: &[f64], b: &[f64], q: usize) -> Vec<f64> {
+    let (rows_a, rows_b) = (a.len() / q, b.len() / q);
+    let mut out = vec![0.0; (rows_a + rows_b - 1) * q];
+    for sa in 0..rows_a {
+        let from = &a[sa * q..(sa + 1) * q];
+        for sb in 0..rows_b {
+            let to = &mut out[(sa + sb) * q..(sa + sb + 1) * q];
+            for ((t, x), y) in to.iter_mut().zip(from).zip(&b[sb * q..(sb + 1) * q]) {
+                *t += x * y;
+            }
+        }
+    }
+    out
+}
+
 pub(crate) fn s_x2(
     tables: &[ItemTable],
     grid: &Grid,
@@ -121,11 +163,27 @@ pub(crate) fn s_x2(
                 .sum()
         })
         .collect();
+    // Each item's sum-score likelihood without it, from the items before it and those after it
+    // (the recursions' intermediate tables, kept while they are small); otherwise recomputed.
+    let kept_bytes = 2.0 * (n as f64) * (max as f64 + 1.0) * (q as f64) * 8.0;
+    let sides = (kept_bytes <= 256e6).then(|| {
+        let forward: Vec<&ItemTable> = tables.iter().collect();
+        let backward: Vec<&ItemTable> = tables.iter().rev().collect();
+        let mut after = lord_wingersky_steps(&backward, q);
+        after.reverse();
+        (lord_wingersky_steps(&forward, q), after)
+    });
     (0..n)
         .into_par_iter()
         .map(|i| {
-            let others: Vec<&ItemTable> = (0..n).filter(|&j| j != i).map(|j| &tables[j]).collect();
-            let l_rest = lord_wingersky(&others, q);
+            let l_rest = match &sides {
+                Some((before, after)) => convolve(&before[i], &after[i + 1], q),
+                None => {
+                    let others: Vec<&ItemTable> =
+                        (0..n).filter(|&j| j != i).map(|j| &tables[j]).collect();
+                    lord_wingersky(&others, q)
+                }
+            };
             let k = tables[i].n_categories;
             let rest_max = max - (k - 1);
             // Rows s = 1..max−1.
@@ -541,6 +599,55 @@ pub(crate) fn item_fit_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaving_an_item_out_by_the_items_before_and_after_it() {
+        // Items of 2, 3 and 4 categories at three nodes: the convolution of the tables before
+        // and after each item is the recursion over the other items.
+        let q = 3;
+        let table = |k: usize, shift: f64| {
+            let mut p = vec![0.0; k * q];
+            for node in 0..q {
+                let raw: Vec<f64> = (0..k)
+                    .map(|c| 1.0 + c as f64 * (node as f64 + shift))
+                    .collect();
+                let total: f64 = raw.iter().sum();
+                for c in 0..k {
+                    p[c * q + node] = raw[c] / total;
+                }
+            }
+            ItemTable {
+                n_categories: k,
+                p,
+                expected: vec![0.0; q],
+                second: vec![0.0; q],
+            }
+        };
+        let tables = [
+            table(2, 0.3),
+            table(3, 0.1),
+            table(4, 0.7),
+            table(2, 1.1),
+            table(3, 0.5),
+        ];
+        let forward: Vec<&ItemTable> = tables.iter().collect();
+        let backward: Vec<&ItemTable> = tables.iter().rev().collect();
+        let before = lord_wingersky_steps(&forward, q);
+        let mut after = lord_wingersky_steps(&backward, q);
+        after.reverse();
+        for i in 0..tables.len() {
+            let others: Vec<&ItemTable> = (0..tables.len())
+                .filter(|&j| j != i)
+                .map(|j| &tables[j])
+                .collect();
+            let direct = lord_wingersky(&others, q);
+            let combined = convolve(&before[i], &after[i + 1], q);
+            assert_eq!(direct.len(), combined.len(), "item {i}");
+            for (a, b) in direct.iter().zip(&combined) {
+                assert!((a - b).abs() < 1e-15, "item {i}: {a} vs {b}");
+            }
+        }
+    }
 
     #[test]
     fn groups_split_the_remainder() {
