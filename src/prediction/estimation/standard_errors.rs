@@ -376,6 +376,15 @@ pub(crate) fn louis_information(
                 }
             }
         }
+        linalg::gemm_transposed_a(
+            p_theta,
+            rows,
+            p_theta,
+            &d1_scaled,
+            &d1_scaled,
+            1.0,
+            &mut sums.a,
+        );
         if !has_missing {
             // Every pattern answered every item, so the node-by-parameter products factor
             // through U: Y = Uᵀ(Σ n w wᵀ)U and X = (Σ d1ᵀ n (w∘θ − m1 w))U, both finished
@@ -398,15 +407,6 @@ pub(crate) fn louis_information(
             }
             linalg::gemm_transposed_a(q_count, rows, q_count, &scaled, &scaled, 1.0, &mut sums.g);
             linalg::gemm_transposed_a(p_theta, rows, q_count, &d1, &centred, 1.0, &mut sums.h);
-            linalg::gemm_transposed_a(
-                p_theta,
-                rows,
-                p_theta,
-                &d1_scaled,
-                &d1_scaled,
-                1.0,
-                &mut sums.a,
-            );
             done.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -449,15 +449,6 @@ pub(crate) fn louis_information(
                 m0[i * p_items + col] *= counts[i].sqrt();
             }
         }
-        linalg::gemm_transposed_a(
-            p_theta,
-            rows,
-            p_theta,
-            &d1_scaled,
-            &d1_scaled,
-            1.0,
-            &mut sums.a,
-        );
         linalg::gemm_transposed_a(p_theta, rows, p_items, &d1, &c, 1.0, &mut sums.x);
         linalg::gemm_transposed_a(p_items, rows, p_items, &m0, &m0, 1.0, &mut sums.y);
         done.fetch_add(1, Ordering::Relaxed);
