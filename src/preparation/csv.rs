@@ -272,45 +272,39 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<DataFrame, Preparat
     Ok(frame)
 }
 
+/// Reads the file at `path` in 64 KiB chunks, handing each to `f`.
+fn each_chunk(path: &Path, mut f: impl FnMut(&[u8])) -> Result<(), PreparationError> {
+    use std::io::Read;
+    let io_error = |e: std::io::Error| PreparationError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let read = file.read(&mut buffer).map_err(io_error)?;
+        if read == 0 {
+            return Ok(());
+        }
+        f(&buffer[..read]);
+    }
+}
+
 /// The line on which a quote opens that the rest of the file never closes (quotes toggle, as in
 /// RFC 4180, where a doubled quote inside a quoted field toggles twice).
 fn quote_never_closed(path: &Path) -> Result<Option<usize>, PreparationError> {
-    use std::io::{Read, Seek};
-    let mut file = std::fs::File::open(path).map_err(|e| PreparationError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let mut buffer = vec![0u8; 1 << 16];
     // Quotes toggle, so one is left open exactly when there is an odd number of them: count
     // first (a loop the compiler vectorises), find the line only then.
     let mut quotes = 0usize;
-    loop {
-        let read = file.read(&mut buffer).map_err(|e| PreparationError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        if read == 0 {
-            break;
-        }
-        quotes += buffer[..read].iter().filter(|&&b| b == b'"').count();
-    }
+    each_chunk(path, |bytes| {
+        quotes += bytes.iter().filter(|&&b| b == b'"').count();
+    })?;
     if quotes.is_multiple_of(2) {
         return Ok(None);
     }
-    file.rewind().map_err(|e| PreparationError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
     let (mut in_quotes, mut line, mut opened_at) = (false, 1usize, 0usize);
-    loop {
-        let read = file.read(&mut buffer).map_err(|e| PreparationError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        if read == 0 {
-            break;
-        }
-        for &byte in &buffer[..read] {
+    each_chunk(path, |bytes| {
+        for &byte in bytes {
             match byte {
                 b'"' => {
                     in_quotes = !in_quotes;
@@ -322,7 +316,7 @@ fn quote_never_closed(path: &Path) -> Result<Option<usize>, PreparationError> {
                 _ => {}
             }
         }
-    }
+    })?;
     Ok(in_quotes.then_some(opened_at))
 }
 
