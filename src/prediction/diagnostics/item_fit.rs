@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::context::{Grid, ItemTable};
 use super::distributions::{chi_square_sf, rmsea};
-use super::reliability::lord_wingersky;
+use super::reliability::{lord_wingersky, lord_wingersky_step};
 use super::residuals::{FitSums, SumScoreTables};
 use crate::prediction::model::ItemParameters;
 use crate::prediction::p_adjust::{PAdjust, adjust};
@@ -99,23 +99,12 @@ pub struct ItemFit {
 /// row-major).
 fn lord_wingersky_steps(tables: &[&ItemTable], q: usize) -> Vec<Vec<f64>> {
     let mut steps = Vec::with_capacity(tables.len() + 1);
-    let mut current = vec![1.0; q];
-    steps.push(current.clone());
+    steps.push(vec![1.0; q]);
     for table in tables {
-        let k = table.n_categories;
-        let top = current.len() / q - 1;
-        let mut next = vec![0.0; (top + k) * q];
-        for s in 0..=top {
-            let from = &current[s * q..(s + 1) * q];
-            for c in 0..k {
-                let to = &mut next[(s + c) * q..(s + c + 1) * q];
-                for ((t, f), p) in to.iter_mut().zip(from).zip(table.category(c)) {
-                    *t += f * p;
-                }
-            }
-        }
-        steps.push(next.clone());
-        current = next;
+        let from = &steps[steps.len() - 1];
+        let mut next = vec![0.0; from.len() + (table.n_categories - 1) * q];
+        lord_wingersky_step(from, table, q, &mut next);
+        steps.push(next);
     }
     steps
 }

@@ -95,21 +95,27 @@ pub(crate) fn lord_wingersky(tables: &[&ItemTable], q: usize) -> Vec<f64> {
     let mut next = vec![0.0; (max + 1) * q];
     for table in tables {
         let k = table.n_categories;
-        next[..(top + k) * q].iter_mut().for_each(|v| *v = 0.0);
-        for s in 0..=top {
-            let from = &l[s * q..(s + 1) * q];
-            for c in 0..k {
-                let p = table.category(c);
-                let to = &mut next[(s + c) * q..(s + c + 1) * q];
-                for ((t, f), pc) in to.iter_mut().zip(from).zip(p) {
-                    *t += f * pc;
-                }
-            }
-        }
+        let to = &mut next[..(top + k) * q];
+        to.iter_mut().for_each(|v| *v = 0.0);
+        lord_wingersky_step(&l[..(top + 1) * q], table, q, to);
         top += k - 1;
         std::mem::swap(&mut l, &mut next);
     }
     l
+}
+
+/// One step of the recursion: `to[s + c] += from[s]·P_c` at every node, `from` the table of
+/// some items (scores 0..rows), `to` (zeroed, `k − 1` rows longer) the table with `table` added.
+pub(crate) fn lord_wingersky_step(from: &[f64], table: &ItemTable, q: usize, to: &mut [f64]) {
+    for s in 0..from.len() / q {
+        let row = &from[s * q..(s + 1) * q];
+        for c in 0..table.n_categories {
+            let target = &mut to[(s + c) * q..(s + c + 1) * q];
+            for ((t, f), pc) in target.iter_mut().zip(row).zip(table.category(c)) {
+                *t += f * pc;
+            }
+        }
+    }
 }
 
 /// The summed-score EAP table on `grid` (mirt: 121 nodes) for complete cases counted in
