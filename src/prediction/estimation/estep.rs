@@ -946,14 +946,8 @@ impl<'a> PatternRows<'a> {
             }
         }
         for (&code, table) in codes.iter().zip(self.tables) {
-            if code != MISSING
-                && let ItemTable::Table { log_p } = table
-            {
-                let n = values.len();
-                let row = &log_p[code as usize * n..(code as usize + 1) * n];
-                for (v, l) in values.iter_mut().zip(row) {
-                    *v += l;
-                }
+            if code != MISSING && !table.is_linear() {
+                add_log_probabilities(table, code, self.nodes, values);
             }
         }
     }
