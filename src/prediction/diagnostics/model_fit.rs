@@ -194,6 +194,11 @@ pub(crate) struct MomentModel {
     rhs: Mat<f64>,
 }
 
+/// `Σ_q values_q·w_q`: an expectation over the grid.
+fn integral(values: &[f64], weights: &[f64]) -> f64 {
+    values.iter().zip(weights).map(|(x, w)| x * w).sum()
+}
+
 /// The index of the pair moment (i, j), i < j, after `u_count` univariate ones.
 fn pair_index(n: usize, u_count: usize, i: usize, j: usize) -> usize {
     u_count + i * n - i * (i + 1) / 2 + (j - i - 1)
@@ -284,7 +289,6 @@ pub(crate) fn moment_model(
     let pairs_of: Vec<(usize, usize)> = (0..n)
         .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
         .collect();
-    let integral1 = |a: &[f64]| -> f64 { a.iter().zip(weights).map(|(x, w)| x * w).sum() };
     let integral2 = |a: &[f64], b: &[f64]| -> f64 {
         let mut s = 0.0;
         for qq in 0..q {
@@ -334,7 +338,7 @@ pub(crate) fn moment_model(
                             }
                         }
                         _ => {
-                            row[a] = integral1(&table.second) - e[a] * e[a];
+                            row[a] = integral(&table.second, weights) - e[a] * e[a];
                         }
                     }
                     // Pairs containing the item.
@@ -545,9 +549,14 @@ pub(crate) fn limited_information(
     let mut null_value = 0.0;
     let mut srmsr_sum = 0.0;
     let srmsr_defined = input.items.iter().all(|i| i.model != ItemType::Nominal);
-    let integral1 = |a: &[f64]| -> f64 { a.iter().zip(weights).map(|(x, w)| x * w).sum() };
-    let e1: Vec<f64> = tables.iter().map(|t| integral1(&t.expected)).collect();
-    let e11: Vec<f64> = tables.iter().map(|t| integral1(&t.second)).collect();
+    let e1: Vec<f64> = tables
+        .iter()
+        .map(|t| integral(&t.expected, weights))
+        .collect();
+    let e11: Vec<f64> = tables
+        .iter()
+        .map(|t| integral(&t.second, weights))
+        .collect();
     for (i, j) in pairs_of.iter().copied() {
         let at = pair_index(i, j);
         let covariance = observed[at] - means[i] * means[j];
