@@ -22,13 +22,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::prediction::PredictionError;
-use crate::prediction::estimation::estep::chunked_by;
+use crate::prediction::estimation::estep::{
+    add_into, chunked_by, exp_non_positive, sum_lanes, zeros_written,
+};
 use crate::prediction::linalg::gemm_transposed_a;
 use crate::prediction::model::ItemParameters;
-use crate::prediction::responses::ResponseMatrix;
+use crate::prediction::responses::{MISSING, ResponseMatrix};
 
-/// Persons handled per block (one matrix product per block and accumulator).
-const BLOCK: usize = 1024;
+/// Persons handled per block (one matrix product per block and accumulator; the block's
+/// tables stay in cache).
+const BLOCK: usize = 256;
 
 /// The mean-square standardisation's cap on `q` (mirt uses 1.4142, √2 rounded).
 const Q_CAP: f64 = std::f64::consts::SQRT_2;
@@ -309,6 +312,211 @@ impl Evaluator<'_> {
     }
 }
 
+/// Lanes of the right/wrong route: items are taken eight at a time.
+const LANES: usize = 8;
+
+/// The columns of [`LogisticRows`]' per-item terms: answered (0/1), right (0/1), the eight
+/// sums of [`FitSums`] after `n`, and the residual.
+const ANSWERED: usize = 0;
+const RIGHT: usize = 1;
+const L0: usize = 2;
+const EXPECTED_L0: usize = 3;
+const VARIANCE_L0: usize = 4;
+const Z2: usize = 5;
+const C_OVER_W2: usize = 6;
+const Y2: usize = 7;
+const W: usize = 8;
+const C_MINUS_W2: usize = 9;
+const RESIDUAL: usize = 10;
+const COLUMNS: usize = 11;
+
+/// All ones when `condition`, else zero: a select without a branch, so that the lanes stay
+/// vectorised (the compiler turns a plain `if` on unpredictable data into a jump).
+#[inline(always)]
+fn pick(condition: bool, yes: f64, no: f64) -> f64 {
+    let mask = 0u64.wrapping_sub(u64::from(condition));
+    f64::from_bits((yes.to_bits() & mask) | (no.to_bits() & !mask))
+}
+
+/// `ln(1 + e)` for `0 ≤ e ≤ 1`, branch-free: `2 atanh(u)` with `u = e / (2 + e) ≤ 1/3`, by its
+/// series to `u³³` (the next term is below 1e−17 of the sum).
+#[inline(always)]
+fn ln_one_plus_unit(e: f64) -> f64 {
+    // 1/33, 1/31, …, 1/3, 1: Horner's scheme in u², written out so that it unrolls.
+    const ODD_RECIPROCALS: [f64; 17] = [
+        1.0 / 33.0,
+        1.0 / 31.0,
+        1.0 / 29.0,
+        1.0 / 27.0,
+        1.0 / 25.0,
+        1.0 / 23.0,
+        1.0 / 21.0,
+        1.0 / 19.0,
+        1.0 / 17.0,
+        1.0 / 15.0,
+        1.0 / 13.0,
+        1.0 / 11.0,
+        1.0 / 9.0,
+        1.0 / 7.0,
+        1.0 / 5.0,
+        1.0 / 3.0,
+        1.0,
+    ];
+    let u = e / (2.0 + e);
+    let u2 = u * u;
+    let mut p = 0.0;
+    for c in ODD_RECIPROCALS {
+        p = p * u2 + c;
+    }
+    2.0 * u * p
+}
+
+/// Dense responses to right/wrong logistic items (`P(1 | θ) = 1 / (1 + exp(−(aθ + d)))`): one
+/// person's terms are computed item-wise in lanes, with the closed forms of a Bernoulli item
+/// (`W = PQ`, `C = W(1 − 3W)`, `Var ln P = W z²`), one exp and one series logarithm per item,
+/// instead of the general route's loops over categories response by response.
+struct LogisticRows {
+    /// Items, padded to a multiple of [`LANES`].
+    padded: usize,
+    /// Slopes and intercepts, zero in the padding.
+    a: Vec<f64>,
+    d: Vec<f64>,
+}
+
+impl LogisticRows {
+    /// The route, when the responses are dense and every item is a logistic right/wrong one.
+    fn of(responses: &ResponseMatrix, evaluators: &[Evaluator<'_>]) -> Option<LogisticRows> {
+        if responses.is_sparse() {
+            return None;
+        }
+        let padded = evaluators.len().div_ceil(LANES) * LANES;
+        let (mut a, mut d) = (vec![0.0; padded], vec![0.0; padded]);
+        for (j, evaluator) in evaluators.iter().enumerate() {
+            let Evaluator::Logistic {
+                a: slope,
+                d: intercept,
+            } = evaluator
+            else {
+                return None;
+            };
+            a[j] = *slope;
+            d[j] = *intercept;
+        }
+        Some(LogisticRows { padded, a, d })
+    }
+
+    /// Writes one person's terms (codes padded with [`MISSING`] to `padded`) to `terms`
+    /// (`COLUMNS × padded`, zero where not answered), adds them to the items' `columns`
+    /// (the same shape) and returns the person's sums of each column.
+    fn person(
+        &self,
+        theta: f64,
+        codes: &[u8],
+        terms: &mut [f64],
+        columns: &mut [f64],
+    ) -> [f64; COLUMNS] {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the processor supports AVX2 and FMA (checked just above).
+            return unsafe { self.person_avx2(theta, codes, terms, columns) };
+        }
+        self.person_portable(theta, codes, terms, columns)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn person_avx2(
+        &self,
+        theta: f64,
+        codes: &[u8],
+        terms: &mut [f64],
+        columns: &mut [f64],
+    ) -> [f64; COLUMNS] {
+        self.person_portable(theta, codes, terms, columns)
+    }
+
+    #[inline(always)]
+    fn person_portable(
+        &self,
+        theta: f64,
+        codes: &[u8],
+        terms: &mut [f64],
+        columns: &mut [f64],
+    ) -> [f64; COLUMNS] {
+        let padded = self.padded;
+        let (codes, a, d) = (&codes[..padded], &self.a[..padded], &self.d[..padded]);
+        let terms = &mut terms[..COLUMNS * padded];
+        {
+            // One loop over the items writing every column, so that it vectorises.
+            let mut split = terms.chunks_exact_mut(padded);
+            let mut next = || split.next().unwrap_or_default();
+            let [
+                answered_column,
+                right_column,
+                l0_column,
+                expected_l0_column,
+                variance_l0_column,
+                z2_column,
+                c_over_w2_column,
+                y2_column,
+                w_column,
+                c_minus_w2_column,
+                residual_column,
+            ]: [&mut [f64]; COLUMNS] = std::array::from_fn(|_| {
+                // Of known length, so that the loop's indexing needs no checks.
+                let column = next();
+                &mut column[..padded]
+            });
+            for j in 0..padded {
+                let code = codes[j];
+                let answered = code != MISSING;
+                let right = answered && code >= 1;
+                let x = pick(right, 1.0, 0.0);
+                let z = a[j] * theta + d[j];
+                let positive = z >= 0.0;
+                // The likelier category has 1/(1 + e) and log −ln(1 + e), the other e/(1 + e)
+                // and −|z| below that.
+                let e = exp_non_positive(-z.abs());
+                let likelier = 1.0 / (1.0 + e);
+                let other = e * likelier;
+                let log_likelier = -ln_one_plus_unit(e);
+                let log_other = log_likelier - z.abs();
+                let (p1, p0) = (
+                    pick(positive, likelier, other),
+                    pick(positive, other, likelier),
+                );
+                let (log_p1, log_p0) = (
+                    pick(positive, log_likelier, log_other),
+                    pick(positive, log_other, log_likelier),
+                );
+                // mirt sets the log of a vanishing probability of the observed category to 0.
+                let px = pick(right, p1, p0);
+                let l0 = pick(px < f64::EPSILON, 0.0, pick(right, log_p1, log_p0));
+                let pq = likelier * other;
+                let c4 = pq * (1.0 - 3.0 * pq);
+                let w = pick(pq * pq < 1e-5, 1e-5f64.sqrt(), pq);
+                let inverse_w = 1.0 / w;
+                let y = x - p1;
+                let mask = pick(answered, 1.0, 0.0);
+                answered_column[j] = mask;
+                right_column[j] = x;
+                l0_column[j] = mask * l0;
+                expected_l0_column[j] = mask * (p1 * log_p1 + p0 * log_p0);
+                variance_l0_column[j] = mask * pq * z * z;
+                z2_column[j] = mask * y * y * inverse_w;
+                c_over_w2_column[j] = mask * c4 * inverse_w * inverse_w;
+                y2_column[j] = mask * y * y;
+                w_column[j] = mask * w;
+                c_minus_w2_column[j] = mask * (c4 - w * w);
+                residual_column[j] = mask * y;
+            }
+        }
+        add_into(&mut columns[..COLUMNS * padded], terms);
+        std::array::from_fn(|c| sum_lanes(&terms[c * padded..(c + 1) * padded]))
+    }
+}
+
 /// The terms of one response `x` with category probabilities `p` and their logarithms `logs`:
 /// its `FitSums` and residual.
 #[inline]
@@ -354,7 +562,7 @@ fn response_terms(p: &[f64], logs: &[f64], x: usize) -> (FitSums, f64) {
     )
 }
 
-/// Accumulators of one chunk of blocks.
+/// Accumulators of one chunk of blocks, and its block buffers.
 struct Chunk {
     persons: Vec<Option<FitSums>>,
     items: Vec<FitSums>,
@@ -366,11 +574,77 @@ struct Chunk {
     score_counts: Vec<f64>,
     observed: Vec<Vec<f64>>,
     complete: usize,
+    /// The right/wrong route's item columns (`COLUMNS × padded`) and right answers per sum
+    /// score of the complete cases (`(max + 1) × padded`).
+    columns: Vec<f64>,
+    right_by_score: Vec<f64>,
+    /// One block's `Y`, `D` and (with missing responses) `[Y D D² M]` and `M`, row-major.
+    y_block: Vec<f64>,
+    d_block: Vec<f64>,
+    z_block: Vec<f64>,
+    m_block: Vec<f64>,
+}
+
+impl Chunk {
+    /// Moves the right/wrong route's columns into the per-item sums, the residual sums and
+    /// the observed sum-score tables.
+    fn finish_logistic(&mut self, padded: usize) {
+        let n = self.items.len();
+        if self.columns.is_empty() {
+            return;
+        }
+        let column = |c: usize, j: usize| self.columns[c * padded + j];
+        for (j, item) in self.items.iter_mut().enumerate() {
+            item.add(&FitSums {
+                n: column(ANSWERED, j),
+                l0: column(L0, j),
+                expected_l0: column(EXPECTED_L0, j),
+                variance_l0: column(VARIANCE_L0, j),
+                z2: column(Z2, j),
+                c_over_w2: column(C_OVER_W2, j),
+                y2: column(Y2, j),
+                w: column(W, j),
+                c_minus_w2: column(C_MINUS_W2, j),
+            });
+            self.d_sum[j] += column(RESIDUAL, j);
+        }
+        for (j, observed) in self.observed.iter_mut().enumerate().take(n) {
+            for (score, &count) in self.score_counts.iter().enumerate() {
+                let right = self.right_by_score[score * padded + j];
+                observed[score * 2] += count - right;
+                observed[score * 2 + 1] += right;
+            }
+        }
+    }
+}
+
+/// Person `sums` (the right/wrong route's column sums) as [`FitSums`].
+fn person_sums(sums: &[f64; COLUMNS]) -> FitSums {
+    FitSums {
+        n: sums[ANSWERED],
+        l0: sums[L0],
+        expected_l0: sums[EXPECTED_L0],
+        variance_l0: sums[VARIANCE_L0],
+        z2: sums[Z2],
+        c_over_w2: sums[C_OVER_W2],
+        y2: sums[Y2],
+        w: sums[W],
+        c_minus_w2: sums[C_MINUS_W2],
+    }
 }
 
 /// Runs the pass.
 pub(crate) fn person_pass(
     request: &PassRequest<'_>,
+    cancel: &AtomicBool,
+) -> Result<PassResult, PredictionError> {
+    person_pass_by(request, true, cancel)
+}
+
+/// Runs the pass, by the right/wrong route when `fast` and the data allow it.
+fn person_pass_by(
+    request: &PassRequest<'_>,
+    fast: bool,
     cancel: &AtomicBool,
 ) -> Result<PassResult, PredictionError> {
     let responses = request.responses;
@@ -391,34 +665,32 @@ pub(crate) fn person_pass(
     });
     let masked_rows = width + 3 * n;
     let evaluators: Vec<Evaluator<'_>> = items.iter().map(Evaluator::of).collect();
+    let logistic = if fast {
+        LogisticRows::of(responses, &evaluators)
+    } else {
+        None
+    };
+    let padded = logistic.as_ref().map_or(0, |route| route.padded);
     let max_k = categories.iter().copied().max().unwrap_or(2);
     let n_blocks = n_persons.div_ceil(BLOCK);
     let threads = rayon::current_num_threads().max(1);
+    let use_mask = request.grams && any_missing;
+    let sized = |wanted: bool, len: usize| {
+        if wanted {
+            zeros_written(len)
+        } else {
+            Vec::new()
+        }
+    };
     let make = || Chunk {
         persons: Vec::new(),
         items: vec![FitSums::default(); n],
-        yy: if request.grams {
-            vec![0.0; width * width]
-        } else {
-            Vec::new()
-        },
-        dd: if request.grams {
-            vec![0.0; n * n]
-        } else {
-            Vec::new()
-        },
-        masked: if request.grams && any_missing {
-            vec![0.0; masked_rows * n]
-        } else {
-            Vec::new()
-        },
+        yy: sized(request.grams, width * width),
+        dd: sized(request.grams, n * n),
+        masked: sized(use_mask, masked_rows * n),
         d_sum: vec![0.0; n],
         persons_with_responses: 0.0,
-        score_counts: if request.sum_scores {
-            vec![0.0; max_score + 1]
-        } else {
-            Vec::new()
-        },
+        score_counts: sized(request.sum_scores, max_score + 1),
         observed: if request.sum_scores {
             categories
                 .iter()
@@ -428,6 +700,15 @@ pub(crate) fn person_pass(
             Vec::new()
         },
         complete: 0,
+        columns: sized(logistic.is_some(), COLUMNS * padded),
+        right_by_score: sized(
+            logistic.is_some() && request.sum_scores,
+            (max_score + 1) * padded,
+        ),
+        y_block: sized(request.grams, BLOCK.min(n_persons) * width),
+        d_block: sized(request.grams, BLOCK.min(n_persons) * n),
+        z_block: sized(use_mask, BLOCK.min(n_persons) * masked_rows),
+        m_block: sized(use_mask, BLOCK.min(n_persons) * n),
     };
     let chunks = chunked_by(n_blocks, threads, make, |chunk, block| {
         if cancel.load(Ordering::Relaxed) {
@@ -436,31 +717,76 @@ pub(crate) fn person_pass(
         let lo = block * BLOCK;
         let hi = ((block + 1) * BLOCK).min(n_persons);
         let rows = hi - lo;
-        let mut y_block = if request.grams {
-            vec![0.0; rows * width]
-        } else {
-            Vec::new()
-        };
-        let mut d_block = if request.grams {
-            vec![0.0; rows * n]
-        } else {
-            Vec::new()
-        };
-        let use_mask = request.grams && any_missing;
-        let mut z_block = if use_mask {
-            vec![0.0; rows * masked_rows]
-        } else {
-            Vec::new()
-        };
-        let mut m_block = if use_mask {
-            vec![0.0; rows * n]
-        } else {
-            Vec::new()
-        };
+        if logistic.is_none() {
+            // The general route writes only the answered cells of a row.
+            for buffer in [
+                &mut chunk.y_block,
+                &mut chunk.d_block,
+                &mut chunk.z_block,
+                &mut chunk.m_block,
+            ] {
+                buffer.fill(0.0);
+            }
+        }
         let mut p = vec![0.0; max_k];
         let mut logs = vec![0.0; max_k];
+        let mut codes = vec![MISSING; padded];
+        let mut terms = vec![0.0; COLUMNS * padded];
         for (row, person) in (lo..hi).enumerate() {
-            let Some(theta) = request.thetas.get(person).copied().flatten() else {
+            let theta = request.thetas.get(person).copied().flatten();
+            if let (Some(route), Some(dense)) = (&logistic, responses.dense_row(person)) {
+                let Some(theta) = theta else {
+                    chunk.persons.push(None);
+                    for (buffer, len) in [
+                        (&mut chunk.y_block, width),
+                        (&mut chunk.d_block, n),
+                        (&mut chunk.z_block, masked_rows),
+                        (&mut chunk.m_block, n),
+                    ] {
+                        if !buffer.is_empty() {
+                            buffer[row * len..(row + 1) * len].fill(0.0);
+                        }
+                    }
+                    continue;
+                };
+                codes[..n].copy_from_slice(dense);
+                let sums = route.person(theta, &codes, &mut terms, &mut chunk.columns);
+                let residuals = &terms[RESIDUAL * padded..RESIDUAL * padded + n];
+                let right = &terms[RIGHT * padded..RIGHT * padded + n];
+                if request.grams {
+                    chunk.d_block[row * n..(row + 1) * n].copy_from_slice(residuals);
+                    chunk.y_block[row * width..(row + 1) * width].copy_from_slice(right);
+                    if use_mask {
+                        let z = &mut chunk.z_block[row * masked_rows..(row + 1) * masked_rows];
+                        let m = &mut chunk.m_block[row * n..(row + 1) * n];
+                        for j in 0..n {
+                            let answered = if dense[j] == MISSING { 0.0 } else { 1.0 };
+                            z[j] = right[j];
+                            z[width + j] = residuals[j];
+                            z[width + n + j] = residuals[j] * residuals[j];
+                            z[width + 2 * n + j] = answered;
+                            m[j] = answered;
+                        }
+                    }
+                }
+                if sums[ANSWERED] == 0.0 {
+                    chunk.persons.push(None);
+                    continue;
+                }
+                chunk.persons_with_responses += 1.0;
+                chunk.persons.push(Some(person_sums(&sums)));
+                if request.sum_scores && sums[ANSWERED] as usize == n {
+                    let score = sums[RIGHT] as usize;
+                    chunk.complete += 1;
+                    chunk.score_counts[score] += 1.0;
+                    add_into(
+                        &mut chunk.right_by_score[score * padded..(score + 1) * padded],
+                        &terms[RIGHT * padded..(RIGHT + 1) * padded],
+                    );
+                }
+                continue;
+            }
+            let Some(theta) = theta else {
                 chunk.persons.push(None);
                 continue;
             };
@@ -478,19 +804,19 @@ pub(crate) fn person_pass(
                 answered += 1;
                 score += x;
                 if request.grams {
-                    d_block[row * n + j] = residual;
+                    chunk.d_block[row * n + j] = residual;
                     if x >= 1 {
-                        y_block[row * width + offsets[j] + x - 1] = 1.0;
+                        chunk.y_block[row * width + offsets[j] + x - 1] = 1.0;
                     }
                     if use_mask {
-                        let z = &mut z_block[row * masked_rows..(row + 1) * masked_rows];
+                        let z = &mut chunk.z_block[row * masked_rows..(row + 1) * masked_rows];
                         if x >= 1 {
                             z[offsets[j] + x - 1] = 1.0;
                         }
                         z[width + j] = residual;
                         z[width + n + j] = residual * residual;
                         z[width + 2 * n + j] = 1.0;
-                        m_block[row * n + j] = 1.0;
+                        chunk.m_block[row * n + j] = 1.0;
                     }
                 }
             }
@@ -510,18 +836,20 @@ pub(crate) fn person_pass(
             }
         }
         if request.grams && rows > 0 {
-            gemm_transposed_a(width, rows, width, &y_block, &y_block, 1.0, &mut chunk.yy);
-            gemm_transposed_a(n, rows, n, &d_block, &d_block, 1.0, &mut chunk.dd);
+            let Chunk {
+                yy,
+                dd,
+                masked,
+                y_block,
+                d_block,
+                z_block,
+                m_block,
+                ..
+            } = chunk;
+            gemm_transposed_a(width, rows, width, y_block, y_block, 1.0, yy);
+            gemm_transposed_a(n, rows, n, d_block, d_block, 1.0, dd);
             if use_mask {
-                gemm_transposed_a(
-                    masked_rows,
-                    rows,
-                    n,
-                    &z_block,
-                    &m_block,
-                    1.0,
-                    &mut chunk.masked,
-                );
+                gemm_transposed_a(masked_rows, rows, n, z_block, m_block, 1.0, masked);
             }
         }
     });
@@ -532,14 +860,7 @@ pub(crate) fn person_pass(
     let mut item_sums = vec![FitSums::default(); n];
     let mut yy = vec![0.0; if request.grams { width * width } else { 0 }];
     let mut dd = vec![0.0; if request.grams { n * n } else { 0 }];
-    let mut masked = vec![
-        0.0;
-        if request.grams && any_missing {
-            masked_rows * n
-        } else {
-            0
-        }
-    ];
+    let mut masked = vec![0.0; if use_mask { masked_rows * n } else { 0 }];
     let mut d_sum = vec![0.0; n];
     let mut with_responses = 0.0;
     let mut score_counts = vec![0.0; if request.sum_scores { max_score + 1 } else { 0 }];
@@ -553,6 +874,7 @@ pub(crate) fn person_pass(
     };
     let mut complete = 0usize;
     for mut chunk in chunks {
+        chunk.finish_logistic(padded);
         persons.append(&mut chunk.persons);
         for (total, part) in item_sums.iter_mut().zip(&chunk.items) {
             total.add(part);
@@ -590,14 +912,6 @@ pub(crate) fn person_pass(
     })
 }
 
-fn add_into(total: &mut [f64], part: &[f64]) {
-    if total.len() == part.len() {
-        for (t, p) in total.iter_mut().zip(part) {
-            *t += p;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,6 +928,128 @@ mod tests {
         assert!((terms.c_over_w2 - c / (0.21 * 0.21)).abs() < 1e-12);
         let var = 0.3 * 0.7 * (0.7f64.ln() - 0.3f64.ln()).powi(2);
         assert!((terms.variance_l0 - var).abs() < 1e-12);
+    }
+
+    #[test]
+    fn series_logarithm_matches_the_standard_library() {
+        for i in 0..=1000 {
+            let e = i as f64 / 1000.0;
+            let (got, expected) = (ln_one_plus_unit(e), e.ln_1p());
+            assert!(
+                (got - expected).abs() <= 4.5e-16 * expected + 1e-300,
+                "ln(1 + {e}) = {got}, not {expected}"
+            );
+        }
+        assert_eq!(ln_one_plus_unit(0.0), 0.0);
+        assert!((ln_one_plus_unit(1e-300) - 1e-300).abs() < 1e-315);
+    }
+
+    /// Every number the right/wrong route gathers equals the general route's, with missing
+    /// responses, a person without θ, a person without answers, extreme logits (vanishing
+    /// probabilities) and an item count that is not a multiple of the lanes.
+    #[test]
+    fn right_wrong_route_equals_the_general_route() {
+        let n = 11;
+        let items: Vec<ItemParameters> = (0..n)
+            .map(|j| {
+                let a = if j == 3 { 40.0 } else { 0.4 + 0.25 * j as f64 };
+                ItemParameters::dichotomous(format!("i{j}"), a, -2.0 + 0.4 * j as f64, 0.0, 1.0)
+            })
+            .collect();
+        let persons = 2500;
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as f64 / (1u64 << 31) as f64
+        };
+        let mut thetas = Vec::with_capacity(persons);
+        let mut codes = Vec::with_capacity(persons * n);
+        for p in 0..persons {
+            let theta = if p % 500 == 7 {
+                30.0
+            } else {
+                6.0 * next() - 3.0
+            };
+            thetas.push((p != 11).then_some(theta));
+            for (j, item) in items.iter().enumerate() {
+                let mut probabilities = [0.0; 2];
+                item.probabilities_into(theta, &mut probabilities);
+                let code = u8::from(next() < probabilities[1]);
+                let missing = p == 12 || (p % 3 == 0 && (p + j) % 4 == 0);
+                codes.push(if missing { MISSING } else { code });
+            }
+        }
+        let responses = ResponseMatrix::from_codes(
+            (0..persons).map(|p| format!("p{p}")).collect(),
+            items.iter().map(|i| i.item.clone()).collect(),
+            codes,
+        )
+        .unwrap();
+        let request = PassRequest {
+            responses: &responses,
+            items: &items,
+            thetas: &thetas,
+            grams: true,
+            sum_scores: true,
+        };
+        let cancel = AtomicBool::new(false);
+        let fast = person_pass_by(&request, true, &cancel).unwrap();
+        let general = person_pass_by(&request, false, &cancel).unwrap();
+        let close = |a: f64, b: f64, what: &str| {
+            assert!(
+                (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+                "{what}: {a} by the right/wrong route, {b} by the general route"
+            );
+        };
+        let sums = |s: &FitSums| {
+            [
+                s.n,
+                s.l0,
+                s.expected_l0,
+                s.variance_l0,
+                s.z2,
+                s.c_over_w2,
+                s.y2,
+                s.w,
+                s.c_minus_w2,
+            ]
+        };
+        assert!(fast.any_missing && general.any_missing);
+        assert_eq!(fast.persons.len(), general.persons.len());
+        assert!(fast.persons[11].is_none() && fast.persons[12].is_none());
+        for (p, (a, b)) in fast.persons.iter().zip(&general.persons).enumerate() {
+            assert_eq!(a.is_some(), b.is_some(), "person {p}");
+            if let (Some(a), Some(b)) = (a, b) {
+                for (x, y) in sums(a).into_iter().zip(sums(b)) {
+                    close(x, y, &format!("person {p}"));
+                }
+            }
+        }
+        for (j, (a, b)) in fast.items.iter().zip(&general.items).enumerate() {
+            for (x, y) in sums(a).into_iter().zip(sums(b)) {
+                close(x, y, &format!("item {j}"));
+            }
+        }
+        let (a, b) = (fast.grams.unwrap(), general.grams.unwrap());
+        for (what, x, y) in [
+            ("YᵀY", &a.yy, &b.yy),
+            ("DᵀD", &a.dd, &b.dd),
+            ("masked", &a.masked, &b.masked),
+            ("Σd", &a.d_sum, &b.d_sum),
+        ] {
+            assert_eq!(x.len(), y.len(), "{what}");
+            assert!(!x.is_empty(), "{what}");
+            for (u, v) in x.iter().zip(y) {
+                close(*u, *v, what);
+            }
+        }
+        assert_eq!(a.persons, b.persons);
+        let (a, b) = (fast.sum_scores.unwrap(), general.sum_scores.unwrap());
+        assert_eq!((a.persons, &a.counts), (b.persons, &b.counts));
+        assert_eq!(a.observed, b.observed);
+        assert!(a.persons > 1000);
     }
 
     #[test]
