@@ -188,7 +188,8 @@ pub(crate) struct MomentModel {
     univariate: Vec<(usize, usize)>,
     /// The model's moments.
     e: Vec<f64>,
-    /// `L`, Ξ's Cholesky factor, column-major (zero above the diagonal).
+    /// `L`, Ξ's Cholesky factor, column-major in the lower part (the strict upper part is not
+    /// read and holds leftovers).
     factor: Vec<f64>,
     /// Column 0 left for `L⁻¹r̃`, then `L⁻¹Δ`.
     rhs: Mat<f64>,
@@ -422,15 +423,8 @@ pub(crate) fn moment_model(
     if cancel.load(Ordering::Relaxed) {
         return Err(PredictionError::Cancelled);
     }
-    // The strict upper part of the column-major buffer held the lower part of the row-major
-    // products; clear it so that only the factor is there.
-    xi.par_chunks_mut(m)
-        .enumerate()
-        .for_each(|(column, values)| {
-            for v in values[..column].iter_mut() {
-                *v = 0.0;
-            }
-        });
+    // The strict upper part of the column-major buffer is left as it is (mostly pages never
+    // touched): the factorisation and faer's triangular solves read the lower part only.
     let factor = faer::MatRef::from_column_major_slice(&xi, m, m);
     faer::linalg::triangular_solve::solve_lower_triangular_in_place(
         factor,
