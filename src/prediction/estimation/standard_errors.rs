@@ -46,6 +46,10 @@ use crate::prediction::PredictionError;
 use crate::prediction::linalg;
 use crate::prediction::responses::PatternView;
 
+/// Patterns per block of the Louis pass: its per-block tables (patterns × nodes and patterns ×
+/// parameters, six of them) stay in cache, and each thread's first blocks map few fresh pages.
+const LOUIS_BLOCK: usize = 128;
+
 /// The most memory the standard errors may take before they are refused up front.
 pub(crate) const STANDARD_ERROR_MEMORY_LIMIT: f64 = 1.5e9;
 
@@ -272,7 +276,7 @@ pub(crate) fn louis_information(
     let log_prior = problem.log_prior(0, psi);
     let has_missing = patterns.has_missing();
     let n_patterns = patterns.len();
-    let n_blocks = n_patterns.div_ceil(BLOCK);
+    let n_blocks = n_patterns.div_ceil(LOUIS_BLOCK);
 
     struct Sums {
         a: Vec<f64>,
@@ -319,8 +323,8 @@ pub(crate) fn louis_information(
     let done = std::sync::atomic::AtomicUsize::new(0);
     let pattern_rows = PatternRows::new(patterns, &tables, nodes, &log_prior);
     let block = |b: usize, sums: &mut Sums| {
-        let lo = b * BLOCK;
-        let hi = ((b + 1) * BLOCK).min(n_patterns);
+        let lo = b * LOUIS_BLOCK;
+        let hi = ((b + 1) * LOUIS_BLOCK).min(n_patterns);
         let rows = hi - lo;
         let mut w = vec![0.0; rows * q_count];
         let mut wt = vec![0.0; rows * q_count];
