@@ -39,6 +39,10 @@ use irtlab::preprocessing::{
 };
 use polars::prelude::{Column, DataFrame};
 
+/// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn items(n_items: usize, seed: u64) -> Vec<ItemParameters> {
     typical_items(n_items, 0.0, seed, "item")
 }

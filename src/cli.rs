@@ -328,9 +328,6 @@ pub fn run(cli: Cli) -> Result<()> {
     if cli.command.is_some() {
         watch_interrupts();
     }
-    if !matches!(cli.command, None | Some(Command::Serve(_))) {
-        keep_freed_memory();
-    }
     match cli.command {
         Some(Command::Fit(args)) => fit(args),
         Some(Command::Probabilities(args)) => probabilities(args),
@@ -342,21 +339,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Compare(args)) => diagnostics::compare(args),
         Some(Command::Dif(args)) => dif::dif_command(args),
         None => open_app(cli.path),
-    }
-}
-
-/// For a command that runs once and exits: memory freed by one phase is kept for the next
-/// instead of being handed back to the system and mapped afresh. Every fresh page costs a page
-/// fault on first touch (two when it is read before it is written, as the accumulators are),
-/// which on a virtual machine can cost more than the arithmetic done in the page: a
-/// 10,000 × 50 2PL fit runs about a tenth faster with these thresholds than with glibc's.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; called before any other thread
-    // allocates much, and valid at any time.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
 }
 
