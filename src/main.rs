@@ -5,6 +5,10 @@
 
 mod cli;
 
+use std::process::ExitCode;
+
+use clap::Parser;
+
 /// mimalloc: memory freed by one thread is reused by the others, and its large regions are
 /// backed by transparent huge pages where the system offers them. The fresh pages a command
 /// touches cost a fault each (on a virtual machine, a host fault too); a 10,000 × 50 2PL fit
@@ -12,10 +16,6 @@ mod cli;
 /// under mimalloc, and ran a fifth faster.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use std::process::ExitCode;
-
-use clap::Parser;
 
 fn main() -> ExitCode {
     irtlab::trace("start");

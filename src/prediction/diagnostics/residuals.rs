@@ -593,20 +593,10 @@ impl Chunk {
         if self.columns.is_empty() {
             return;
         }
-        let column = |c: usize, j: usize| self.columns[c * padded + j];
+        let columns = &self.columns;
         for (j, item) in self.items.iter_mut().enumerate() {
-            item.add(&FitSums {
-                n: column(ANSWERED, j),
-                l0: column(L0, j),
-                expected_l0: column(EXPECTED_L0, j),
-                variance_l0: column(VARIANCE_L0, j),
-                z2: column(Z2, j),
-                c_over_w2: column(C_OVER_W2, j),
-                y2: column(Y2, j),
-                w: column(W, j),
-                c_minus_w2: column(C_MINUS_W2, j),
-            });
-            self.d_sum[j] += column(RESIDUAL, j);
+            item.add(&fit_sums(|c| columns[c * padded + j]));
+            self.d_sum[j] += columns[RESIDUAL * padded + j];
         }
         for (j, observed) in self.observed.iter_mut().enumerate().take(n) {
             for (score, &count) in self.score_counts.iter().enumerate() {
@@ -618,18 +608,18 @@ impl Chunk {
     }
 }
 
-/// Person `sums` (the right/wrong route's column sums) as [`FitSums`].
-fn person_sums(sums: &[f64; COLUMNS]) -> FitSums {
+/// The [`FitSums`] held in the right/wrong route's columns, `value(column)` each.
+fn fit_sums(value: impl Fn(usize) -> f64) -> FitSums {
     FitSums {
-        n: sums[ANSWERED],
-        l0: sums[L0],
-        expected_l0: sums[EXPECTED_L0],
-        variance_l0: sums[VARIANCE_L0],
-        z2: sums[Z2],
-        c_over_w2: sums[C_OVER_W2],
-        y2: sums[Y2],
-        w: sums[W],
-        c_minus_w2: sums[C_MINUS_W2],
+        n: value(ANSWERED),
+        l0: value(L0),
+        expected_l0: value(EXPECTED_L0),
+        variance_l0: value(VARIANCE_L0),
+        z2: value(Z2),
+        c_over_w2: value(C_OVER_W2),
+        y2: value(Y2),
+        w: value(W),
+        c_minus_w2: value(C_MINUS_W2),
     }
 }
 
@@ -774,7 +764,7 @@ fn person_pass_by(
                     continue;
                 }
                 chunk.persons_with_responses += 1.0;
-                chunk.persons.push(Some(person_sums(&sums)));
+                chunk.persons.push(Some(fit_sums(|c| sums[c])));
                 if request.sum_scores && sums[ANSWERED] as usize == n {
                     let score = sums[RIGHT] as usize;
                     chunk.complete += 1;
