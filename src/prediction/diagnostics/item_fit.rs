@@ -94,7 +94,6 @@ pub struct ItemFit {
     pub flagged: bool,
 }
 
-/// S-X² of every item: `None` for items whose table cannot be formed.
 /// The Lord–Wingersky tables of the first 0, 1, …, n items of `tables` ((score + 1) × Q each,
 /// row-major).
 fn lord_wingersky_steps(tables: &[&ItemTable], q: usize) -> Vec<Vec<f64>> {
@@ -126,6 +125,18 @@ fn convolve(a: &[f64], b: &[f64], q: usize) -> Vec<f64> {
     out
 }
 
+/// The Lord–Wingersky tables of the items before each item and after it: `before[i]` holds
+/// items `0..i`, `after[i]` items `i..n`, so that item i's table without it is
+/// `convolve(before[i], after[i + 1])`.
+fn leave_one_out_sides(tables: &[ItemTable], q: usize) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let forward: Vec<&ItemTable> = tables.iter().collect();
+    let backward: Vec<&ItemTable> = tables.iter().rev().collect();
+    let mut after = lord_wingersky_steps(&backward, q);
+    after.reverse();
+    (lord_wingersky_steps(&forward, q), after)
+}
+
+/// S-X² of every item: `None` for items whose table cannot be formed.
 pub(crate) fn s_x2(
     tables: &[ItemTable],
     grid: &Grid,
@@ -155,13 +166,7 @@ pub(crate) fn s_x2(
     // Each item's sum-score likelihood without it, from the items before it and those after it
     // (the recursions' intermediate tables, kept while they are small); otherwise recomputed.
     let kept_bytes = 2.0 * (n as f64) * (max as f64 + 1.0) * (q as f64) * 8.0;
-    let sides = (kept_bytes <= 256e6).then(|| {
-        let forward: Vec<&ItemTable> = tables.iter().collect();
-        let backward: Vec<&ItemTable> = tables.iter().rev().collect();
-        let mut after = lord_wingersky_steps(&backward, q);
-        after.reverse();
-        (lord_wingersky_steps(&forward, q), after)
-    });
+    let sides = (kept_bytes <= 256e6).then(|| leave_one_out_sides(tables, q));
     (0..n)
         .into_par_iter()
         .map(|i| {
@@ -619,11 +624,7 @@ mod tests {
             table(2, 1.1),
             table(3, 0.5),
         ];
-        let forward: Vec<&ItemTable> = tables.iter().collect();
-        let backward: Vec<&ItemTable> = tables.iter().rev().collect();
-        let before = lord_wingersky_steps(&forward, q);
-        let mut after = lord_wingersky_steps(&backward, q);
-        after.reverse();
+        let (before, after) = leave_one_out_sides(&tables, q);
         for i in 0..tables.len() {
             let others: Vec<&ItemTable> = (0..tables.len())
                 .filter(|&j| j != i)

@@ -60,16 +60,53 @@ pub(crate) struct FitSums {
 }
 
 impl FitSums {
+    /// Number of sums.
+    const FIELDS: usize = 9;
+
+    /// The sums in field order.
+    fn to_array(self) -> [f64; FitSums::FIELDS] {
+        [
+            self.n,
+            self.l0,
+            self.expected_l0,
+            self.variance_l0,
+            self.z2,
+            self.c_over_w2,
+            self.y2,
+            self.w,
+            self.c_minus_w2,
+        ]
+    }
+
+    /// The sums from `values` in field order.
+    fn from_array(values: [f64; FitSums::FIELDS]) -> FitSums {
+        let [
+            n,
+            l0,
+            expected_l0,
+            variance_l0,
+            z2,
+            c_over_w2,
+            y2,
+            w,
+            c_minus_w2,
+        ] = values;
+        FitSums {
+            n,
+            l0,
+            expected_l0,
+            variance_l0,
+            z2,
+            c_over_w2,
+            y2,
+            w,
+            c_minus_w2,
+        }
+    }
+
     fn add(&mut self, other: &FitSums) {
-        self.n += other.n;
-        self.l0 += other.l0;
-        self.expected_l0 += other.expected_l0;
-        self.variance_l0 += other.variance_l0;
-        self.z2 += other.z2;
-        self.c_over_w2 += other.c_over_w2;
-        self.y2 += other.y2;
-        self.w += other.w;
-        self.c_minus_w2 += other.c_minus_w2;
+        let (mine, theirs) = (self.to_array(), other.to_array());
+        *self = FitSums::from_array(std::array::from_fn(|f| mine[f] + theirs[f]));
     }
 
     /// Zh; NaN without variance.
@@ -315,20 +352,13 @@ impl Evaluator<'_> {
 /// Lanes of the right/wrong route: items are taken eight at a time.
 const LANES: usize = 8;
 
-/// The columns of [`LogisticRows`]' per-item terms: answered (0/1), right (0/1), the eight
-/// sums of [`FitSums`] after `n`, and the residual.
+/// The columns of [`LogisticRows`]' per-item terms: first the sums of [`FitSums`] in field
+/// order (the first, `n`, is 1 for an answered item), then the right answer (0/1) and the
+/// residual.
 const ANSWERED: usize = 0;
-const RIGHT: usize = 1;
-const L0: usize = 2;
-const EXPECTED_L0: usize = 3;
-const VARIANCE_L0: usize = 4;
-const Z2: usize = 5;
-const C_OVER_W2: usize = 6;
-const Y2: usize = 7;
-const W: usize = 8;
-const C_MINUS_W2: usize = 9;
-const RESIDUAL: usize = 10;
-const COLUMNS: usize = 11;
+const RIGHT: usize = FitSums::FIELDS;
+const RESIDUAL: usize = FitSums::FIELDS + 1;
+const COLUMNS: usize = FitSums::FIELDS + 2;
 
 /// All ones when `condition`, else zero: a select without a branch, so that the lanes stay
 /// vectorised (the compiler turns a plain `if` on unpredictable data into a jump).
@@ -453,7 +483,6 @@ impl LogisticRows {
             let mut next = || split.next().unwrap_or_default();
             let [
                 answered_column,
-                right_column,
                 l0_column,
                 expected_l0_column,
                 variance_l0_column,
@@ -462,6 +491,7 @@ impl LogisticRows {
                 y2_column,
                 w_column,
                 c_minus_w2_column,
+                right_column,
                 residual_column,
             ]: [&mut [f64]; COLUMNS] = std::array::from_fn(|_| {
                 // Of known length, so that the loop's indexing needs no checks.
@@ -608,19 +638,9 @@ impl Chunk {
     }
 }
 
-/// The [`FitSums`] held in the right/wrong route's columns, `value(column)` each.
+/// The [`FitSums`] held in the right/wrong route's first columns, `value(column)` each.
 fn fit_sums(value: impl Fn(usize) -> f64) -> FitSums {
-    FitSums {
-        n: value(ANSWERED),
-        l0: value(L0),
-        expected_l0: value(EXPECTED_L0),
-        variance_l0: value(VARIANCE_L0),
-        z2: value(Z2),
-        c_over_w2: value(C_OVER_W2),
-        y2: value(Y2),
-        w: value(W),
-        c_minus_w2: value(C_MINUS_W2),
-    }
+    FitSums::from_array(std::array::from_fn(value))
 }
 
 /// Runs the pass.
@@ -993,19 +1013,7 @@ mod tests {
                 "{what}: {a} by the right/wrong route, {b} by the general route"
             );
         };
-        let sums = |s: &FitSums| {
-            [
-                s.n,
-                s.l0,
-                s.expected_l0,
-                s.variance_l0,
-                s.z2,
-                s.c_over_w2,
-                s.y2,
-                s.w,
-                s.c_minus_w2,
-            ]
-        };
+        let sums = |s: &FitSums| s.to_array();
         assert!(fast.any_missing && general.any_missing);
         assert_eq!(fast.persons.len(), general.persons.len());
         assert!(fast.persons[11].is_none() && fast.persons[12].is_none());
